@@ -1,0 +1,1 @@
+"""MEDTalk Bridge daemon side: sources, streaming, transports, control, bake and the CLI."""

@@ -1,0 +1,78 @@
+"""Audio constants and helpers: load any wav/flac/ogg, mix to mono, resample to 16 kHz.
+
+Every timing constant of the project lives here, defined once.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioLoadError
+
+SAMPLE_RATE = 16000  # every audio model reads mono 16 kHz
+FPS = 60  # rig frames per second
+
+
+def num_frames(num_samples: int) -> int:
+    """Rig frames for a clip of `num_samples` at 16 kHz, the release's rule."""
+    return int(num_samples * FPS / SAMPLE_RATE)
+
+
+def frame_samples(frame_index: int) -> int:
+    """Sample index (16 kHz) at which rig frame `frame_index` starts."""
+    return int(round(frame_index * SAMPLE_RATE / FPS))
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """(n,) or (n, channels) -> (n,) float32, channels averaged."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:
+        return audio.mean(axis=1, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be (n,) or (n, channels), got shape {audio.shape}")
+    return audio
+
+
+def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling (scipy's Kaiser-windowed FIR), exact for any integer rate pair."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if orig_rate == target_rate:
+        return audio
+    from scipy.signal import resample_poly
+
+    common = gcd(int(orig_rate), int(target_rate))
+    up, down = target_rate // common, orig_rate // common
+    return resample_poly(audio, up, down, axis=0).astype(np.float32)
+
+
+def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read `path` (wav/flac/ogg/anything libsndfile reads) as mono float32 at `target_rate`.
+
+    Raises AudioLoadError naming the file when it is missing, unreadable, empty or silent-length.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioLoadError(f"audio file not found: {path}")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises several types for corrupt or foreign files
+        raise AudioLoadError(f"cannot read audio file {path}: {exc}") from None
+    if data.shape[0] == 0:
+        raise AudioLoadError(f"audio file {path} holds no samples")
+    mono = to_mono(data)
+    out = resample(mono, rate, target_rate)
+    if out.shape[0] == 0:
+        raise AudioLoadError(f"audio file {path} is too short to resample to {target_rate} Hz")
+    return out
+
+
+def write_audio(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    """Write mono float audio as 16-bit PCM wav."""
+    import soundfile as sf
+
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), rate, subtype="PCM_16")

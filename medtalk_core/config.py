@@ -1,0 +1,90 @@
+"""Typed configuration: YAML files mapped onto (nested) dataclasses, unknown keys rejected.
+
+A typo in a config must never be silently ignored, so every key has to name a field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
+    """Build dataclass `cls` from `data`, recursing into nested dataclass fields."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config section {where or cls.__name__!r} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"unknown config key: {where + '.' if where else ''}{key}")
+        kwargs[key] = _coerce(hints[key], value, f"{where + '.' if where else ''}{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field without a default was left out
+        raise ConfigError(f"config {where or cls.__name__}: {exc}") from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(non_none[0], value, where) if len(non_none) == 1 else value
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, where)
+    if origin in (tuple, list) and isinstance(value, (list, tuple)):
+        item = args[0] if args else Any
+        items = [_coerce(item, v, where) for v in value] if item is not Any and item is not Ellipsis else list(value)
+        return tuple(items) if origin is tuple else items
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"config key {where} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with one clear error for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at top level")
+    return data
+
+
+def load_config(cls: type[T], path: str | Path) -> T:
+    """Load YAML file `path` into dataclass `cls`."""
+    return from_mapping(cls, load_yaml(path), where="")
+
+
+def to_mapping(obj: Any) -> dict[str, Any]:
+    """Dataclass -> plain dict (tuples become lists) for writing YAML/JSON beside checkpoints."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(obj))
