@@ -1,0 +1,25 @@
+"""The unit the daemon moves around: one timestamped frame of the 174 rig controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medtalk_core.rig import NUM_CONTROLS
+
+
+@dataclass(frozen=True)
+class RigFrame:
+    """One 60 fps output frame, as produced by the streaming engine or a bake."""
+
+    index: int  # frame number since the stream started (0, 1, 2, ...), never reset mid-stream
+    capture_time: float  # seconds (time.time() clock) of the audio this frame animates
+    values: np.ndarray  # (174,) float32, rig column order, clamped to rig.valid_ranges()
+
+    def __post_init__(self) -> None:
+        # Reject a wrong shape here, once, rather than as a garbled packet in Unreal later.
+        values = np.asarray(self.values, dtype=np.float32)
+        if values.shape != (NUM_CONTROLS,):
+            raise ValueError(f"RigFrame.values must have shape ({NUM_CONTROLS},), got {values.shape}")
+        object.__setattr__(self, "values", values)
