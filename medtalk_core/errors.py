@@ -19,3 +19,8 @@ class DatasetError(MedtalkError):
 
 class MissingDependencyError(MedtalkError):
     """An optional system or Python package is not installed; the message says how to install it."""
+
+
+class MissingModelError(MedtalkError):
+    """Pretrained weights are not on this machine (and downloads are off); the message names the
+    model, where it looked and the config key to change."""
