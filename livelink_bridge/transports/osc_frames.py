@@ -1,0 +1,195 @@
+"""Rig frames over OSC/UDP to our Unreal plugin (wire protocol version 1).
+
+Per frame, one OSC message (never bundled, so one UDP datagram per frame):
+    /medtalk/<subject>/frame   i frame_number, d capture_time (float64 seconds), f x N curves
+Curve names, at start and again every `names_interval_s`, as one or more datagrams:
+    /medtalk/<subject>/names   i version (1), i chunk_index, i chunk_count, i first_index,
+                               i total_names, i names_crc32, s name x n
+Each names datagram stays below `MAX_NAMES_PACKET` bytes. A receiver keeps chunks whose
+(total_names, names_crc32) agree, places chunk k's names at first_index.., and has the full
+list once all chunk_count chunks are in; the CRC-32 (of the names joined by '\\n', UTF-8, as
+a signed int32) tells it when the list changed. A frame's N must equal total_names.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import zlib
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from medtalk_core.errors import ConfigError
+from medtalk_core.expressions import board_to_expressions, expression_names
+from medtalk_core.rig import controller_names
+
+from ..frames import RigFrame
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+MAX_NAMES_PACKET = 1400  # bytes; stays under a 1500-byte Ethernet MTU with IP/UDP headers
+CurveSet = Literal["board", "expressions"]
+CURVE_SETS: tuple[str, ...] = ("board", "expressions")
+
+
+def board_curve_names() -> tuple[str, ...]:
+    """The 174 controller names, made unique: the second copy of a repeated name gets '_2'.
+
+    Live Link property names must be unique, and the 174-column layout repeats the
+    tongue_tip pair (see medtalk_core.rig).
+    """
+    seen: dict[str, int] = {}
+    names = []
+    for name in controller_names():
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return tuple(names)
+
+
+def curve_names(curve_set: str) -> tuple[str, ...]:
+    if curve_set == "board":
+        return board_curve_names()
+    if curve_set == "expressions":
+        return expression_names()
+    raise ConfigError(f"unknown curve set {curve_set!r}; use one of {', '.join(CURVE_SETS)}")
+
+
+def names_crc32(names: tuple[str, ...]) -> int:
+    """CRC-32 of the names joined by newlines, as a signed int32 (OSC `i`)."""
+    crc = zlib.crc32("\n".join(names).encode("utf-8"))
+    return crc - (1 << 32) if crc >= (1 << 31) else crc
+
+
+def _padded_len(text: str) -> int:
+    """Bytes an OSC string takes: UTF-8, at least one NUL, padded to a multiple of 4."""
+    return (len(text.encode("utf-8")) // 4 + 1) * 4
+
+
+def _validate_subject(subject: str) -> str:
+    if not subject or not subject.isascii() or any(c in subject for c in "/ #*,?[]{}\t\n"):
+        raise ConfigError(
+            f"subject {subject!r} must be non-empty ASCII without spaces or OSC special characters (/#*,?[]{{}})"
+        )
+    return subject
+
+
+class OscFrameTransport:
+    """Sends RigFrames to the MEDTalk Live Link plugin. No I/O until `open()` / first frame."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        subject: str = "MEDTalk",
+        curve_set: CurveSet = "board",
+        names_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < int(port) < 65536:
+            raise ConfigError(f"OSC frame port {port} is outside 1..65535")
+        self.host = host
+        self.port = int(port)
+        self.subject = _validate_subject(subject)
+        self.curve_set = curve_set
+        self.names = curve_names(curve_set)
+        self.names_interval_s = float(names_interval_s)  # re-send period for late receivers
+        self._clock = clock
+        self._frame_address = f"/medtalk/{subject}/frame"
+        self._names_address = f"/medtalk/{subject}/names"
+        self._sock: socket.socket | None = None
+        self._last_names_at = -float("inf")
+        self._names_packets: list[bytes] | None = None
+        self.frames_sent = 0
+
+    # --- lifecycle ---
+    def open(self) -> "OscFrameTransport":
+        if self._sock is None:
+            try:
+                info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+            except socket.gaierror as exc:
+                raise ConfigError(f"cannot resolve OSC frame host {self.host!r}: {exc}") from exc
+            family, _, _, _, self._address = info
+            self._sock = socket.socket(family, socket.SOCK_DGRAM)
+            logger.info("OSC frames -> %s:%d subject %s (%s, %d curves)",
+                        self.host, self.port, self.subject, self.curve_set, len(self.names))
+            self.send_names()
+        return self
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> "OscFrameTransport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- sending ---
+    def names_packets(self) -> list[bytes]:
+        """The names datagrams, built once (the list never changes for a transport)."""
+        if self._names_packets is None:
+            self._names_packets = self._build_names_packets()
+        return self._names_packets
+
+    def send_names(self) -> None:
+        sock = self._require_socket()
+        for packet in self.names_packets():
+            sock.sendto(packet, self._address)
+        self._last_names_at = self._clock()
+
+    def send_frame(self, frame: RigFrame) -> None:
+        if self._sock is None:
+            self.open()
+        if self._clock() - self._last_names_at >= self.names_interval_s:
+            self.send_names()
+        self._require_socket().sendto(self.encode_frame(frame), self._address)
+        self.frames_sent += 1
+
+    def encode_frame(self, frame: RigFrame) -> bytes:
+        values = frame.values if self.curve_set == "board" else board_to_expressions(frame.values)
+        builder = OscMessageBuilder(self._frame_address)
+        # Frame numbers wrap at 2^31 (about 414 days at 60 fps) to stay a valid int32.
+        builder.add_arg(int(frame.index) % (1 << 31), OscMessageBuilder.ARG_TYPE_INT)
+        builder.add_arg(float(frame.capture_time), OscMessageBuilder.ARG_TYPE_DOUBLE)
+        for value in np.asarray(values, dtype=np.float32).tolist():
+            builder.add_arg(value, OscMessageBuilder.ARG_TYPE_FLOAT)
+        return builder.build().dgram
+
+    # --- internals ---
+    def _require_socket(self) -> socket.socket:
+        if self._sock is None:
+            raise RuntimeError("OscFrameTransport is closed; call open() first")
+        return self._sock
+
+    def _build_names_packets(self) -> list[bytes]:
+        # Fixed part: address, 6 int args (4 bytes each), type tags ',' + 'iiiiii' + one 's' per name.
+        fixed = _padded_len(self._names_address) + 6 * 4
+        chunks: list[list[str]] = [[]]
+        for name in self.names:
+            chunk = chunks[-1] + [name]
+            size = fixed + _padded_len("," + "i" * 6 + "s" * len(chunk)) + sum(map(_padded_len, chunk))
+            if size >= MAX_NAMES_PACKET and chunks[-1]:
+                chunks.append([name])
+            else:
+                chunks[-1] = chunk
+        crc = names_crc32(self.names)
+        packets, first = [], 0
+        for index, chunk in enumerate(chunks):
+            builder = OscMessageBuilder(self._names_address)
+            for value in (PROTOCOL_VERSION, index, len(chunks), first, len(self.names), crc):
+                builder.add_arg(value, OscMessageBuilder.ARG_TYPE_INT)
+            for name in chunk:
+                builder.add_arg(name, OscMessageBuilder.ARG_TYPE_STRING)
+            packet = builder.build().dgram
+            if len(packet) >= MAX_NAMES_PACKET:
+                raise ConfigError(f"curve name {chunk[0]!r} is too long for one OSC names packet")
+            packets.append(packet)
+            first += len(chunk)
+        return packets
