@@ -24,3 +24,7 @@ class MissingDependencyError(MedtalkError):
 class MissingModelError(MedtalkError):
     """Pretrained weights are not on this machine (and downloads are off); the message names the
     model, where it looked and the config key to change."""
+
+
+class CheckpointError(MedtalkError):
+    """A checkpoint is missing, malformed, or in a format we refuse to load (pickles)."""
