@@ -1,0 +1,84 @@
+"""The steady 60 fps output clock of a live stream.
+
+Frame f is sent at (capture time of its audio) + `delay`: the clock follows the audio's own
+timeline, so the output never drifts from the input, however long the stream runs. When the
+engine has not produced frame f by its deadline (inference fell behind), the clock sends the
+last frame's values again under index f (hold) and counts a late frame; the real frame f, if it
+comes later, is dropped so that the indices stay a steady, gap-free 60 fps sequence.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from medtalk_core.audio import FPS
+
+from .frames import RigFrame
+
+
+class FrameClock:
+    """Pacing policy without threads: `push(frames)`, then `due(now)` returns what to send now."""
+
+    def __init__(self, delay_s: float, max_hold_frames: int = 30) -> None:
+        self.delay_s = float(delay_s)  # capture-to-send target
+        self.max_hold_frames = int(max_hold_frames)  # beyond this many holds in a row: stalled, stop holding
+        self._pending: deque[RigFrame] = deque()
+        self._next = 0  # index of the next frame to send
+        self._anchor: tuple[int, float] | None = None  # (index, capture time) of the newest known frame
+        self._last: RigFrame | None = None
+        self._holds_in_row = 0
+        self._draining = False
+        self.late_frames = 0  # frames sent as a hold because the real one was not ready
+        self.dropped_frames = 0  # real frames that came after their slot was filled by a hold
+
+    def push(self, frames: list[RigFrame]) -> None:
+        for frame in frames:
+            if frame.index < self._next:
+                self.dropped_frames += 1
+                continue
+            self._pending.append(frame)
+            self._anchor = (frame.index, frame.capture_time)
+
+    def drain(self) -> None:
+        """No more frames will come: send what is pending, and hold no more."""
+        self._draining = True
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def deadline(self, index: int | None = None) -> float | None:
+        """Send time of frame `index` (default: the next one); None before the first frame."""
+        index = self._next if index is None else index
+        if self._pending and self._pending[0].index == index:
+            return self._pending[0].capture_time + self.delay_s
+        if self._anchor is None:
+            return None
+        a_index, a_time = self._anchor
+        return a_time + (index - a_index) / FPS + self.delay_s
+
+    def due(self, now: float) -> list[RigFrame]:
+        """Frames whose send time has come, in order, holds included."""
+        out: list[RigFrame] = []
+        while True:
+            when = self.deadline()
+            if when is None or when > now:
+                return out
+            if self._pending and self._pending[0].index == self._next:
+                frame = self._pending.popleft()
+                self._holds_in_row = 0
+            elif self._pending and self._pending[0].index < self._next:
+                self._pending.popleft()  # defensive: an out-of-order duplicate
+                self.dropped_frames += 1
+                continue
+            else:
+                if self._draining or self._last is None or self._holds_in_row >= self.max_hold_frames:
+                    return out
+                # Not computed in time: hold the last pose rather than freeze the stream or jump.
+                capture = when - self.delay_s
+                frame = RigFrame(index=self._next, capture_time=capture, values=self._last.values)
+                self._holds_in_row += 1
+                self.late_frames += 1
+            out.append(frame)
+            self._last = frame
+            self._next += 1

@@ -1,0 +1,173 @@
+"""Typed configuration of `medtalk run`: YAML (`configs/default.yaml`) mapped onto frozen dataclasses.
+
+Every field has a default, so an empty YAML file is a valid config; unknown keys are rejected by
+`medtalk_core.config`. Command-line flags override fields with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class IdleConfig:
+    """What a live face does when nobody speaks, so that the character never freezes."""
+
+    enabled: bool = True  # blinks and breathing at all times, relaxed mouth in silence
+    blink_interval_s: tuple[float, float] = (2.0, 6.0)  # random gap between blinks (people: ~15-20 / min)
+    blink_duration_s: float = 0.2  # close + open of one blink
+    breathing_period_s: float = 4.0  # one breath (15 breaths a minute at rest)
+    breathing_amplitude: float = 0.15  # peak of CTRL_neck_throatExhaleInhale (range -1..1)
+    relax_mouth: bool = True  # damp the lip controls toward rest while the input is silent
+    silence_rms: float = 0.01  # frame RMS (full scale 1.0) below which a frame counts as silent
+    seed: int = 0  # blink timing is random but reproducible
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
+
+    window_s: float = 2.0  # audio context fed to the model each hop
+    hop_ms: float = 50.0  # the model runs every hop of new audio
+    lookahead_ms: float = 50.0  # frames are emitted this far behind the newest audio (future context)
+    crossfade_ms: float = 50.0  # overlapping predictions of consecutive hops are blended over this
+    transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
+    idle: IdleConfig = field(default_factory=IdleConfig)
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    """The steady 60 fps output clock of a live (real-time) stream."""
+
+    playout_delay_ms: float = 95.0  # frame f is sent at capture time of its audio + this delay
+    max_hold_frames: int = 30  # after this many held frames in a row the stream counts as stalled
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which MEDTalk checkpoint animates, and where."""
+
+    checkpoint: str | None = None  # path to a checkpoint; None = the default one shipped in the package
+    device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
+    transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where audio comes from."""
+
+    kind: str = "mic"  # "mic" | "file" | "example" (the packaged English example speech)
+    path: str | None = None  # audio file for kind "file"
+    input_device: str | None = None  # mic: device name (substring) or index; None = system default
+    realtime: bool = True  # file: pace chunks in real time (False = as fast as possible)
+    loop: bool = False  # file: start over at the end instead of stopping
+    chunk_ms: float = 10.0  # file: chunk length; mic: block length asked of the driver
+    queue_blocks: int = 200  # mic: bounded callback queue (200 x 10 ms = 2 s); overflow is counted
+
+
+@dataclass(frozen=True)
+class OscTransportConfig:
+    """OSC frames to our Unreal plugin (DESIGN.md wire protocol)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9000
+    subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
+    curve_set: str = "board"  # "board" (174 controls) | "expressions" (CTRL_expressions_* curves)
+
+
+@dataclass(frozen=True)
+class LiveLinkFaceConfig:
+    """Live Link Face (ARKit) packets, for a stock MetaHuman with no plugin."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 11111
+    subject: str = "MEDTalk"  # subject name shown in Unreal's Live Link window
+    device_id: str = "medtalk-bridge"  # distinguishes senders on the Unreal side
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Record every sent frame to files (CSV with names and times, and the release's txt)."""
+
+    enabled: bool = False
+    directory: str = "recordings"
+
+
+@dataclass(frozen=True)
+class TransportsConfig:
+    osc: OscTransportConfig = field(default_factory=OscTransportConfig)
+    livelink_face: LiveLinkFaceConfig = field(default_factory=LiveLinkFaceConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The OSC control server and terminal hotkeys."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9001
+    max_messages_per_s: float = 50.0  # flood limit (token bucket); excess messages are dropped and logged
+    burst: int = 100  # token bucket size
+    max_string_bytes: int = 2048  # longer strings are rejected
+    hotkeys: bool = True  # only where stdin is a terminal
+    emotion: str = "neutral"  # guidance at start
+    strength: float = 1.0  # strength of a label guidance
+    intensity: float = 1.0  # emotion intensity scale at start (0 = neutral, 1 = as predicted, up to 2)
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    interval_s: float = 1.0  # how often the status line (or plain log line) is refreshed
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything `medtalk run` needs; `configs/default.yaml` spells out the defaults."""
+
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    transports: TransportsConfig = field(default_factory=TransportsConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+
+
+_SOURCE_KINDS = ("mic", "file", "example")
+_CURVE_SETS = ("board", "expressions")
+
+
+def validate(cfg: DaemonConfig) -> DaemonConfig:
+    """Check value ranges that a type alone cannot; raise ConfigError naming the key."""
+    e = cfg.engine
+    if e.window_s <= 0 or e.hop_ms <= 0 or e.lookahead_ms < 0 or e.crossfade_ms < 0 or e.transition_s < 0:
+        raise ConfigError("engine: window_s and hop_ms must be > 0; lookahead_ms, crossfade_ms, transition_s >= 0")
+    if e.hop_ms / 1000 + e.lookahead_ms / 1000 >= e.window_s:
+        raise ConfigError("engine: hop_ms + lookahead_ms must be shorter than window_s")
+    lo, hi = e.idle.blink_interval_s
+    if not 0 < lo <= hi:
+        raise ConfigError("engine.idle.blink_interval_s must be two increasing positive numbers")
+    if cfg.source.kind not in _SOURCE_KINDS:
+        raise ConfigError(f"source.kind must be one of {', '.join(_SOURCE_KINDS)}, got {cfg.source.kind!r}")
+    if cfg.source.kind == "file" and not cfg.source.path:
+        raise ConfigError("source.kind 'file' needs source.path")
+    if cfg.transports.osc.curve_set not in _CURVE_SETS:
+        raise ConfigError(f"transports.osc.curve_set must be one of {', '.join(_CURVE_SETS)}")
+    if cfg.clock.playout_delay_ms <= 0:
+        raise ConfigError("clock.playout_delay_ms must be > 0")
+    if not 0.0 <= cfg.control.intensity <= 2.0:
+        raise ConfigError("control.intensity must be within 0..2")
+    return cfg
+
+
+def load_daemon_config(path: str | Path | None) -> DaemonConfig:
+    """The daemon config from a YAML file, or the defaults when `path` is None."""
+    data = load_yaml(path) if path is not None else {}
+    return validate(from_mapping(DaemonConfig, data))

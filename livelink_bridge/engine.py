@@ -1,0 +1,233 @@
+"""The streaming engine: audio chunks in, timestamped 60 fps rig frames out.
+
+A stateful object with no sockets and no threads (the daemon owns those), in the shape of
+whisper_streaming's OnlineASRProcessor: `reset()`, `insert_audio(chunk, capture_time)`,
+`process() -> frames`, `finish() -> frames`.
+
+How it works, in frames of 1/60 s:
+- a preallocated ring buffer holds the last `window_s` (plus slack) of 16 kHz audio;
+- every `hop` of new audio the model animates the window [N - W, N) that ends at the newest
+  complete frame N;
+- frames [E, N - L) are emitted, L = lookahead: each emitted frame had at least L frames of
+  future audio in front of it when it was predicted;
+- the first frames of each newly emitted span are crossfaded with the previous run's prediction
+  for the same frames (that run covered them in its lookahead), so hop boundaries never jump;
+- a guidance change starts at the next frame to emit and blends over `transition_s` through
+  per-frame guidance features (`animator.mix`);
+- idle motion (blinks, breathing, relaxed mouth in silence) is laid over every frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames
+from medtalk_core.rig import clamp
+
+from .daemon_config import EngineConfig
+from .frames import RigFrame
+from .idle import IdleMotion
+
+logger = logging.getLogger(__name__)
+
+_SLACK_S = 1.0  # ring buffer room beyond window + hop + lookahead, for chunks that arrive in bursts
+
+
+@dataclass(frozen=True)
+class _Transcript:
+    start_frame: int
+    end_frame: int
+    text: str
+
+
+def _ms_to_frames(ms: float) -> int:
+    return int(round(ms * FPS / 1000.0))
+
+
+class StreamingEngine:
+    """Sliding-window MEDTalk over a live audio stream. See the module docstring."""
+
+    def __init__(self, animator: Any, cfg: EngineConfig, guidance: Any = "neutral",
+                 catch_up: bool = False) -> None:
+        """`animator`: a `medtalk_core.inference.Animator`; `guidance`: a label, GuidanceSpec or
+        feature (D,) to start with; `catch_up`: when several hops are pending (inference fell
+        behind real time), run once on the newest window instead of once per hop."""
+        self.animator = animator
+        self.cfg = cfg
+        self.catch_up = catch_up
+        self.window = max(1, int(round(cfg.window_s * FPS)))
+        self.hop = max(1, _ms_to_frames(cfg.hop_ms))
+        self.lookahead = _ms_to_frames(cfg.lookahead_ms)
+        self.crossfade = min(_ms_to_frames(cfg.crossfade_ms), self.lookahead)
+        self.transition = _ms_to_frames(cfg.transition_s * 1000.0)
+        capacity_s = cfg.window_s + (cfg.hop_ms + cfg.lookahead_ms) / 1000.0 + _SLACK_S
+        self._ring = np.zeros(int(math.ceil(capacity_s * SAMPLE_RATE)), dtype=np.float32)
+        self._idle = IdleMotion(cfg.idle)
+        self._g_to = self._feature(guidance)  # (D,) target guidance
+        self.runs = 0  # model runs so far (for stats and tests)
+        self.reset()
+
+    # --- interface ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all audio and emitted frames; keep the current guidance target."""
+        self._ring[:] = 0.0
+        self._total = 0  # samples inserted since reset
+        self._emitted = 0  # next frame index to emit (E)
+        self._last_run = 0  # newest frame N of the last model run
+        self._prev: tuple[int, np.ndarray] | None = None  # (first frame, (T,174)) of the last run
+        self._anchors: deque[tuple[int, float]] = deque()  # (first sample, capture time) per chunk
+        self._g_from: torch.Tensor | None = None
+        self._g_start: int | None = None  # frame at which the running guidance transition began
+        self._transcripts: list[_Transcript] = []
+        self._finished = False
+        self._idle.reset()
+
+    def insert_audio(self, chunk: np.ndarray, capture_time: float) -> None:
+        """Append mono 16 kHz float32 samples; `capture_time` (time.time() clock) of the first one."""
+        if self._finished:
+            raise RuntimeError("insert_audio after finish(); call reset() to start a new stream")
+        chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        n = chunk.shape[0]
+        if n == 0:
+            return
+        oldest_needed = min(frame_samples(max(0, self._last_run + self.hop - self.window)),
+                            frame_samples(self._emitted))
+        if self._total + n - oldest_needed > self._ring.shape[0]:
+            raise ValueError(
+                f"chunk of {n} samples would overwrite audio not yet processed; call process() "
+                f"between chunks (ring buffer holds {self._ring.shape[0]} samples)")
+        start = self._total % self._ring.shape[0]
+        first = min(n, self._ring.shape[0] - start)
+        self._ring[start:start + first] = chunk[:first]
+        self._ring[:n - first] = chunk[first:]
+        self._anchors.append((self._total, float(capture_time)))
+        self._total += n
+
+    def process(self) -> list[RigFrame]:
+        """Run the model for every complete hop of new audio; return the frames now final."""
+        frames: list[RigFrame] = []
+        while True:
+            available = num_frames(self._total)
+            target = self._last_run + self.hop
+            if available < target:
+                return frames
+            if self.catch_up and available - target >= self.hop:
+                logger.debug("inference behind by %d frames: running once on the newest window",
+                             available - target)
+                target = available
+            frames.extend(self._run(target, final=False))
+
+    def finish(self) -> list[RigFrame]:
+        """End of stream: animate and emit every remaining frame (no lookahead left to wait for)."""
+        frames = self.process()
+        available = num_frames(self._total)
+        if available > self._emitted:
+            frames.extend(self._run(available, final=True))
+        self._finished = True
+        return frames
+
+    # --- control -----------------------------------------------------------------------------
+    def set_guidance(self, guidance: Any) -> None:
+        """Blend toward new guidance over `transition_s`, starting at the next frame to emit."""
+        target = self._feature(guidance)
+        start = self._emitted
+        self._g_from = self._guidance_at(start)
+        self._g_to = target
+        self._g_start = start
+
+    def add_transcript(self, start_frame: int, end_frame: int, text: str) -> None:
+        """Text of the speech segment [start_frame, end_frame), for the FIM text branch."""
+        if text.strip():
+            self._transcripts.append(_Transcript(start_frame, end_frame, text.strip()))
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._emitted
+
+    @property
+    def samples_inserted(self) -> int:
+        return self._total
+
+    # --- internals ---------------------------------------------------------------------------
+    def _feature(self, guidance: Any) -> torch.Tensor:
+        if isinstance(guidance, torch.Tensor):
+            if guidance.dim() != 1:
+                raise ValueError(f"guidance feature must be (D,), got {tuple(guidance.shape)}")
+            return guidance
+        return self.animator.guidance(guidance)
+
+    def _guidance_at(self, frame: int) -> torch.Tensor:
+        if self._g_start is None or self._g_from is None:
+            return self._g_to
+        if self.transition == 0 or frame >= self._g_start + self.transition:
+            return self._g_to
+        if frame < self._g_start:
+            return self._g_from
+        w = (frame - self._g_start + 1) / (self.transition + 1)
+        return self.animator.mix(self._g_from, self._g_to, w)
+
+    def _guidance_for(self, first: int, end: int) -> torch.Tensor:
+        """(D,) when no transition touches [first, end), else per-frame features (T, D)."""
+        if self._g_start is None or first >= self._g_start + self.transition:
+            return self._g_to
+        return torch.stack([self._guidance_at(f) for f in range(first, end)])  # (T, D)
+
+    def _transcript_for(self, first: int, end: int) -> str | None:
+        self._transcripts = [t for t in self._transcripts if t.end_frame > first - self.window]
+        overlapping = [t.text for t in self._transcripts if t.start_frame < end and t.end_frame > first]
+        return " ".join(overlapping) if overlapping else None
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) from the ring buffer; zeros past the end of the audio."""
+        out = np.zeros(stop - start, dtype=np.float32)
+        have = min(stop, self._total) - start
+        if have > 0:
+            cap = self._ring.shape[0]
+            idx = (np.arange(start, start + have) % cap)
+            out[:have] = self._ring[idx]
+        return out
+
+    def _capture_time(self, sample: int) -> float:
+        while len(self._anchors) > 1 and self._anchors[1][0] <= sample:
+            self._anchors.popleft()
+        first, t = self._anchors[0]
+        return t + (sample - first) / SAMPLE_RATE
+
+    def _run(self, newest: int, final: bool) -> list[RigFrame]:
+        first = max(0, newest - self.window)
+        n_samples = int(math.ceil((newest - first) * SAMPLE_RATE / FPS))
+        start = frame_samples(first)
+        audio = self._read(start, start + n_samples)  # (n,) exactly (newest - first) frames long
+        guidance = self._guidance_for(first, newest)
+        transcript = self._transcript_for(first, newest)
+        pred = np.asarray(self.animator.animate(audio, guidance, transcript=transcript, smooth=True),
+                          dtype=np.float32)  # (T, 174)
+        self.runs += 1
+        if pred.shape[0] != newest - first:
+            raise RuntimeError(f"animator returned {pred.shape[0]} frames for {newest - first}")
+        end = newest if final else newest - self.lookahead
+        frames = [self._emit(f, pred[f - first], f - self._emitted) for f in range(self._emitted, end)]
+        self._prev = (first, pred)
+        self._last_run = newest
+        self._emitted = max(self._emitted, end)
+        return frames
+
+    def _emit(self, f: int, new: np.ndarray, k: int) -> RigFrame:
+        values = new
+        if self._prev is not None and k < self.crossfade:
+            p_first, p_pred = self._prev
+            if p_first <= f < p_first + p_pred.shape[0]:
+                w = (k + 1) / (self.crossfade + 1)  # weight of the newer prediction
+                values = (1.0 - w) * p_pred[f - p_first] + w * new
+        a, b = frame_samples(f), frame_samples(f + 1)
+        seg = self._read(a, b)
+        rms = float(np.sqrt(np.mean(seg * seg))) if seg.size else 0.0
+        values = self._idle.apply(np.asarray(values, dtype=np.float32), f, rms < self.cfg.idle.silence_rms)
+        return RigFrame(index=f, capture_time=self._capture_time(a), values=clamp(values))

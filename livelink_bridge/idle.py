@@ -1,0 +1,75 @@
+"""Idle behaviour of a live face: blinks at natural intervals, slight breathing, relaxed mouth.
+
+Applied by the streaming engine on top of the model's frames, frame by frame and in order, so
+the same stream of frames always gets the same blinks (the timing is random but seeded).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from medtalk_core.audio import FPS
+from medtalk_core.rig import controller_names, s_lip
+
+from .daemon_config import IdleConfig
+
+_NAMES = controller_names()
+_BLINK = (_NAMES.index("CTRL_L_eye_blink-translateY"), _NAMES.index("CTRL_R_eye_blink-translateY"))
+_BREATH = _NAMES.index("CTRL_neck_throatExhaleInhale-translateY")
+_NOSTRILS = (_NAMES.index("CTRL_L_nose-translateY"), _NAMES.index("CTRL_R_nose-translateY"))
+
+# The silence gate follows the input with a fast attack (speech must never be clipped) and a
+# slower release (short pauses between words must not make the mouth snap shut).
+_ATTACK_S = 0.03
+_RELEASE_S = 0.25
+
+
+class IdleMotion:
+    """Stateful overlay: call `apply(values, index, silent)` once per frame, in frame order."""
+
+    def __init__(self, cfg: IdleConfig) -> None:
+        self.cfg = cfg
+        self._lip = np.asarray(s_lip(), dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._rng = np.random.default_rng(self.cfg.seed)
+        self._next_blink = self._draw_gap(0)
+        self._quiet = 1.0  # 1 = fully silent (mouth relaxed), 0 = speaking
+
+    def _draw_gap(self, after: int) -> int:
+        lo, hi = self.cfg.blink_interval_s
+        return after + int(round(self._rng.uniform(lo, hi) * FPS))
+
+    def _blink(self, index: int) -> float:
+        """Eyelid closure in [0, 1] for frame `index` (a raised-cosine pulse)."""
+        length = max(2, int(round(self.cfg.blink_duration_s * FPS)))
+        phase = index - self._next_blink
+        if phase >= length:
+            self._next_blink = self._draw_gap(self._next_blink + length)
+            phase = index - self._next_blink
+        if 0 <= phase < length:
+            return 0.5 - 0.5 * math.cos(2 * math.pi * (phase + 0.5) / length)
+        return 0.0
+
+    def apply(self, values: np.ndarray, index: int, silent: bool) -> np.ndarray:
+        """Return a copy of `values` (174,) with idle motion added for frame `index`."""
+        if not self.cfg.enabled:
+            return values
+        out = values.copy()
+        if self.cfg.relax_mouth:
+            tau = _RELEASE_S if silent else _ATTACK_S
+            alpha = 1.0 - math.exp(-1.0 / (FPS * tau))
+            self._quiet += alpha * ((1.0 if silent else 0.0) - self._quiet)
+            out[self._lip] *= 1.0 - self._quiet  # lips toward rest (0) while silent
+        blink = self._blink(index)
+        for i in _BLINK:
+            out[i] = max(out[i], blink)  # never open an eye the model closes
+        t = index / FPS
+        breath = math.sin(2 * math.pi * t / self.cfg.breathing_period_s)
+        out[_BREATH] += self.cfg.breathing_amplitude * breath
+        for i in _NOSTRILS:
+            out[i] += 0.1 * self.cfg.breathing_amplitude * max(breath, 0.0)  # nostrils flare on the inhale
+        return out

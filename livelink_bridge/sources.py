@@ -1,0 +1,377 @@
+"""Audio sources for the daemon: a microphone (sounddevice) and a file, paced or fast.
+
+Both hand out `AudioChunk`s: mono float32 at 16 kHz with the capture time (time.time() clock)
+of their first sample. The microphone callback only copies into a bounded queue (it never
+blocks the audio thread; overflows are counted); mixing, resampling and device-loss handling
+happen in `read()`, on the daemon's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from medtalk_core.audio import SAMPLE_RATE, load_audio, to_mono
+from medtalk_core.errors import MedtalkError
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_NAME = "example_en.wav"
+
+
+def example_path() -> Path:
+    """The packaged English example speech (medtalk_core/assets/example_en.wav)."""
+    return Path(str(resources.files("medtalk_core").joinpath(f"assets/{EXAMPLE_NAME}")))
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    samples: np.ndarray  # (n,) float32, mono, 16 kHz
+    capture_time: float  # time.time() at which the first sample was captured
+
+
+class AudioSource(Protocol):
+    """What the daemon reads audio from."""
+
+    exhausted: bool  # True once a non-looping source has handed out its last chunk
+    level_db: float  # RMS level of the latest chunk, dB full scale
+    overflows: int  # input blocks lost (mic queue full or driver overflow)
+
+    def start(self) -> None: ...
+
+    def read(self, timeout: float) -> list[AudioChunk]: ...
+
+    def close(self) -> None: ...
+
+
+def level_db(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return 20.0 * math.log10(max(rms, 1e-6))
+
+
+class StreamResampler:
+    """Polyphase FIR resampling of a stream, block by block, with no seams between blocks.
+
+    The filter and its delay compensation are those of scipy's `resample_poly`, so the
+    concatenated output equals `resample_poly` of the whole signal, except for the last few
+    samples, which wait for the input that follows them."""
+
+    def __init__(self, orig_rate: int, target_rate: int = SAMPLE_RATE) -> None:
+        from scipy.signal import firwin
+
+        common = math.gcd(int(orig_rate), int(target_rate))
+        self.up, self.down = int(target_rate) // common, int(orig_rate) // common
+        self._h = np.ones(1)
+        self._next = 0  # next output on upfirdn's grid (the filter delay is skipped at the start)
+        if self.up != self.down:
+            max_rate = max(self.up, self.down)
+            half_len = 10 * max_rate
+            h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
+            pre_pad = self.down - half_len % self.down
+            self._h = np.concatenate([np.zeros(pre_pad), h])
+            self._next = (half_len + pre_pad) // self.down
+        self._buf = np.zeros(0, dtype=np.float64)
+        self._buf_start = 0  # input index of _buf[0]; always a multiple of `down`
+
+    def _first_input(self, k: int) -> int:
+        """First input sample output k reads, rounded down to upfirdn's grid (a multiple of `down`)."""
+        lo = max(0, -(-(k * self.down - self._h.shape[0] + 1) // self.up))
+        return lo - lo % self.down
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed input samples; return every output sample that is now complete."""
+        block = np.asarray(block, dtype=np.float32)
+        if self.up == self.down:
+            return block
+        from scipy.signal import upfirdn
+
+        self._buf = np.concatenate([self._buf, block.astype(np.float64)])
+        end = self._buf_start + self._buf.shape[0]
+        last = (end * self.up - 1) // self.down  # newest output whose inputs have all arrived
+        if last < self._next:
+            return np.zeros(0, dtype=np.float32)
+        start = self._first_input(self._next)
+        y = upfirdn(self._h, self._buf[start - self._buf_start:], self.up, self.down)
+        offset = start * self.up // self.down  # output index of y[0]
+        out = y[self._next - offset:last + 1 - offset]
+        self._next = last + 1
+        keep = self._first_input(self._next)
+        self._buf = self._buf[keep - self._buf_start:]
+        self._buf_start = keep
+        return out.astype(np.float32)
+
+
+class _ChunkTimer:
+    """Capture time of resampled output: input block times mapped through the rate ratio."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.inputs = 0  # input samples seen
+        self.outputs = 0  # output samples handed out
+
+    def chunk(self, block_time: float, block_len: int, out: np.ndarray) -> AudioChunk:
+        # The first output sample sits at input position outputs * rate / 16k.
+        t = block_time + (self.outputs * self.rate / SAMPLE_RATE - self.inputs) / self.rate
+        self.inputs += block_len
+        self.outputs += out.shape[0]
+        return AudioChunk(out, t)
+
+
+# --- microphone ------------------------------------------------------------------------------
+StreamFactory = Callable[..., Any]  # (device, samplerate, channels, blocksize, callback) -> stream
+DeviceQuery = Callable[[Any], dict]  # device -> {"name", "default_samplerate", "max_input_channels"}
+
+
+def _sounddevice_stream(device: Any, samplerate: int, channels: int, blocksize: int,
+                        callback: Callable) -> Any:
+    import sounddevice as sd
+
+    return sd.InputStream(device=device, samplerate=samplerate, channels=channels,
+                          blocksize=blocksize, dtype="float32", callback=callback)
+
+
+def _sounddevice_query(device: Any) -> dict:
+    import sounddevice as sd
+
+    return dict(sd.query_devices(device, kind="input"))
+
+
+def parse_device(device: str | int | None) -> str | int | None:
+    """'3' -> 3 (an index); a name (any substring sounddevice matches) stays a string."""
+    if isinstance(device, str) and device.strip().isdigit():
+        return int(device)
+    return device
+
+
+def list_input_devices() -> list[dict]:
+    """Every input device: index, name, host API, channels, default rate."""
+    try:
+        import sounddevice as sd
+
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+        default_in = sd.default.device[0] if sd.default.device else -1
+    except (OSError, RuntimeError) as exc:
+        raise MedtalkError(f"cannot list audio devices (is PortAudio installed? apt install libportaudio2): {exc}") from None
+    out = []
+    for index, dev in enumerate(devices):
+        if dev["max_input_channels"] > 0:
+            out.append({"index": index, "name": dev["name"], "hostapi": apis[dev["hostapi"]]["name"],
+                        "channels": dev["max_input_channels"], "rate": dev["default_samplerate"],
+                        "default": index == default_in})
+    return out
+
+
+class MicSource:
+    """Microphone input at the device's native rate and channels, mixed to mono, resampled to 16 kHz.
+
+    A lost device (an error, or no callback for `lost_after_s`) is reported and reopened with
+    exponential back-off; meanwhile `read()` returns silence in real time, so the engine keeps
+    producing idle frames and the character never freezes."""
+
+    def __init__(self, device: str | int | None = None, chunk_ms: float = 10.0, queue_blocks: int = 200,
+                 stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
+                 clock: Callable[[], float] = time.time, lost_after_s: float = 1.0,
+                 backoff_s: tuple[float, float] = (0.5, 8.0)) -> None:
+        self.device = parse_device(device)
+        self.chunk_ms = chunk_ms
+        self._factory = stream_factory or _sounddevice_stream
+        self._query = device_query or _sounddevice_query
+        self._clock = clock
+        self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=queue_blocks)
+        self.lost_after_s = lost_after_s
+        self.backoff_s = backoff_s
+        self._stream: Any = None
+        self._rate = SAMPLE_RATE
+        self._resampler: StreamResampler | None = None
+        self._timer: _ChunkTimer | None = None
+        self._last_callback = 0.0
+        self._retry_at = 0.0
+        self._backoff = backoff_s[0]
+        self._silence_from = 0.0  # while lost: capture time up to which silence was handed out
+        self.device_name = ""
+        self.exhausted = False  # a microphone never runs out
+        self.overflows = 0
+        self.reopens = 0
+        self.level_db = -120.0
+
+    # --- lifecycle ---
+    def start(self) -> None:
+        """Open the device; a device that cannot be opened at start is the user's to fix."""
+        try:
+            self._open()
+        except MedtalkError:
+            raise
+        except Exception as exc:  # PortAudio raises several types for a missing/busy device
+            raise MedtalkError(f"cannot open audio input {self.device!r}: {exc} (see `medtalk devices`)") from None
+
+    def _open(self) -> None:
+        try:
+            info = self._query(self.device)
+        except ValueError as exc:
+            raise MedtalkError(f"audio input {self.device!r} not found: {exc} (see `medtalk devices`)") from None
+        self._rate = int(round(float(info["default_samplerate"])))
+        channels = max(1, min(2, int(info["max_input_channels"])))
+        blocksize = max(1, int(round(self._rate * self.chunk_ms / 1000.0)))
+        self._resampler = StreamResampler(self._rate)
+        self._timer = _ChunkTimer(self._rate)
+        stream = self._factory(self.device, self._rate, channels, blocksize, self._callback)
+        stream.start()
+        self._stream = stream
+        self._last_callback = self._clock()
+        self.device_name = str(info.get("name", self.device))
+        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, self._rate, channels,
+                    "" if channels == 1 else "s")
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # a lost device may fail to stop; it is being dropped anyway
+                logger.debug("closing input stream: %s", exc)
+
+    # --- audio thread ---
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """Runs on PortAudio's thread: copy and enqueue, nothing else (never block)."""
+        now = self._clock()
+        self._last_callback = now
+        if status is not None and getattr(status, "input_overflow", False):
+            self.overflows += 1
+        try:
+            self._queue.put_nowait((indata.copy(), now - frames / self._rate))
+        except queue.Full:
+            self.overflows += 1
+
+    # --- daemon thread ---
+    def read(self, timeout: float) -> list[AudioChunk]:
+        if self._stream is None:
+            return self._read_while_lost(timeout)
+        items = []
+        try:
+            items.append(self._queue.get(timeout=max(0.0, timeout)))
+            while True:
+                items.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        chunks = []
+        for block, t in items:
+            mono = to_mono(block)
+            out = self._resampler.process(mono)
+            chunk = self._timer.chunk(t, mono.shape[0], out)
+            if out.size:
+                chunks.append(chunk)
+                self.level_db = level_db(out)
+        now = self._clock()
+        active = getattr(self._stream, "active", True)
+        if not active or now - self._last_callback > self.lost_after_s:
+            self._lose(now, "stream stopped" if not active else f"no audio for {now - self._last_callback:.1f} s")
+        return chunks
+
+    def _lose(self, now: float, why: str) -> None:
+        logger.warning("audio input %s lost (%s); reopening in %.1f s, idle frames meanwhile",
+                       self.device_name or self.device, why, self._backoff)
+        self.close()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._retry_at = now + self._backoff
+        self._silence_from = now
+        self.level_db = -120.0
+
+    def _read_while_lost(self, timeout: float) -> list[AudioChunk]:
+        now = self._clock()
+        if now >= self._retry_at:
+            try:
+                self._open()
+                self.reopens += 1
+                self._backoff = self.backoff_s[0]
+                logger.warning("audio input %s reopened", self.device_name)
+                return []
+            except Exception as exc:  # keep trying: the user may plug the device back in
+                self._backoff = min(self._backoff * 2, self.backoff_s[1])
+                self._retry_at = now + self._backoff
+                logger.warning("audio input still unavailable (%s); next try in %.1f s", exc, self._backoff)
+        time.sleep(max(0.0, min(timeout, self._retry_at - now)))
+        return self._silence(self._clock())
+
+    def _silence(self, now: float) -> list[AudioChunk]:
+        n = int((now - self._silence_from) * SAMPLE_RATE)
+        if n <= 0:
+            return []
+        chunk = AudioChunk(np.zeros(n, dtype=np.float32), self._silence_from)
+        self._silence_from += n / SAMPLE_RATE
+        return [chunk]
+
+
+# --- file ------------------------------------------------------------------------------------
+class FileSource:
+    """An audio file as a stream: paced in real time (optionally looping) or as fast as possible."""
+
+    def __init__(self, path: str | Path, realtime: bool = True, loop: bool = False, chunk_ms: float = 10.0,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.path = Path(path)
+        self.audio = load_audio(self.path)  # (n,) float32 16 kHz; raises AudioLoadError
+        self.realtime = realtime
+        self.loop = loop
+        self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
+        self._clock = clock
+        self._sleep = sleep
+        self._t0 = 0.0
+        self._pos = 0  # samples handed out (keeps growing across loops)
+        self.exhausted = False
+        self.overflows = 0  # a file never overflows; kept for a uniform status line
+        self.level_db = -120.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[0] / SAMPLE_RATE
+
+    def start(self) -> None:
+        self._t0 = self._clock()
+        self._pos = 0
+        self.exhausted = False
+
+    def close(self) -> None:
+        """Nothing to release: the file was read whole at construction."""
+
+    def _next_chunk(self) -> AudioChunk | None:
+        n_total = self.audio.shape[0]
+        if not self.loop and self._pos >= n_total:
+            self.exhausted = True
+            return None
+        start = self._pos % n_total
+        n = self.chunk if self.loop else min(self.chunk, n_total - self._pos)
+        idx = (np.arange(start, start + n) % n_total)
+        chunk = AudioChunk(self.audio[idx], self._t0 + self._pos / SAMPLE_RATE)
+        self._pos += n
+        self.level_db = level_db(chunk.samples)
+        if not self.loop and self._pos >= n_total:
+            self.exhausted = True
+        return chunk
+
+    def read(self, timeout: float) -> list[AudioChunk]:
+        if self.exhausted:
+            return []
+        if not self.realtime:
+            chunk = self._next_chunk()
+            return [chunk] if chunk is not None else []
+        # A chunk is "captured" once its last sample has played: hand out those whose time came.
+        ready_at = self._t0 + (self._pos + self.chunk) / SAMPLE_RATE
+        wait = ready_at - self._clock()
+        if wait > 0:
+            self._sleep(min(wait, max(0.0, timeout)))
+        out = []
+        while not self.exhausted and self._t0 + (self._pos + self.chunk) / SAMPLE_RATE <= self._clock() + 1e-4:
+            chunk = self._next_chunk()
+            if chunk is not None:
+                out.append(chunk)
+        return out
