@@ -27,3 +27,18 @@ def sample_rig() -> np.ndarray:
     if not path.is_file():
         pytest.skip(f"reference sample not found at {path}")
     return np.loadtxt(path, delimiter=",", dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """Folder of a randomly initialised `tiny`-profile MEDTalk with the built-in backbones,
+    saved through medtalk_core.checkpoint.save, so tests never need the trained default model."""
+    import torch
+
+    from medtalk_core.backbones import BackboneConfig
+    from medtalk_core.checkpoint import save
+    from medtalk_core.model import MEDTalk, load_model_config
+
+    torch.manual_seed(0)
+    model = MEDTalk(load_model_config("tiny"))
+    return save(tmp_path_factory.mktemp("tiny_checkpoint"), model, BackboneConfig(), stage="init", step=0)
