@@ -1,0 +1,248 @@
+"""The Animator: a loaded MEDTalk checkpoint and its backbones, turning 16 kHz audio plus
+guidance into rig frames (T, 174) at 60 fps.
+
+    animator = Animator.from_checkpoint()            # shipped default model; CUDA if available
+    rig = animator.animate(audio_16k, "happy")        # (T, 174) float32, smoothed and clamped
+
+Which intensity head runs: with a transcript (given, or produced by `animator.transcriber`)
+the CMF head (audio x text); with `transcript=""`, or no transcriber, the audio-only head.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .audio import SAMPLE_RATE, num_frames
+from .backbones import Backbones, BackboneConfig, build_backbones
+from .backbones.lexicon import EmotionLexicon
+from .errors import ConfigError, MedtalkError
+from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
+from .rig import EMOTIONS, clamp, emotion_id
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
+SMOOTH_WINDOW, SMOOTH_ORDER = 5, 2  # Savitzky-Golay along time, as the release
+Guidance = Union[str, int, GuidanceSpec, torch.Tensor, np.ndarray]
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def smooth_rig(rig: np.ndarray) -> np.ndarray:
+    """Savitzky-Golay (window 5, order 2) along time; clips shorter than the window pass through."""
+    if rig.shape[0] < SMOOTH_WINDOW:
+        return rig
+    from scipy.signal import savgol_filter
+
+    return savgol_filter(rig, SMOOTH_WINDOW, SMOOTH_ORDER, axis=0, mode="nearest").astype(np.float32)
+
+
+def _check_dims(cfg, backbones: Backbones) -> None:
+    pairs = (("content_feat_dim", "audio_content"), ("emotion_feat_dim", "audio_emotion"), ("text_feat_dim", "text"))
+    for key, kind in pairs:
+        have = getattr(backbones, kind).dim
+        if getattr(cfg, key) != have:
+            raise ConfigError(f"model.{key} is {getattr(cfg, key)} but backbones.{kind} "
+                              f"({getattr(backbones, kind).name}) gives {have}-dim features")
+    g = backbones.guidance
+    if g is not None and not isinstance(g, EmotionLexicon) and g.dim != cfg.clip_dim:
+        raise ConfigError(f"model.clip_dim is {cfg.clip_dim} but backbones.guidance ({g.name}) gives {g.dim}-dim features")
+
+
+class Animator:
+    """Audio + guidance -> rig frames. Backbones are built once; the model is in eval mode."""
+
+    def __init__(self, checkpoint: ckpt.Checkpoint, backbones: Backbones, device: torch.device) -> None:
+        _check_dims(checkpoint.model_config, backbones)
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.to(device).eval()
+        self.backbones = backbones
+        self.device = device
+        self._lock = threading.Lock()  # guards lazy caches when a daemon calls from several threads
+        with torch.inference_mode():
+            ids = torch.arange(len(EMOTIONS), device=device)
+            self._labels = unit(self.model.guidance_from_label(ids))  # (7, D), unit label directions
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device | None = None,
+        backbones: BackboneConfig | None = None,
+    ) -> "Animator":
+        """Load a checkpoint folder (None = the shipped default model). `backbones` overrides the
+        checkpoint's backbone config (e.g. to switch the transcriber off); feature sizes must match."""
+        if path is None:
+            path = DEFAULT_MODEL_DIR
+            if not (path / ckpt.CONFIG_NAME).is_file():
+                raise MedtalkError(
+                    f"the default model is missing from this install ({path}); train it with "
+                    "`medtalk train --config configs/train/<recipe>.yaml --out medtalk_core/assets/default_model` "
+                    "(see the README, 'Default model') or name a checkpoint folder"
+                )
+        dev = torch.device(device) if device is not None else default_device()
+        loaded = ckpt.load(path, dev)
+        built = build_backbones(backbones if backbones is not None else loaded.backbones)
+        logger.info("loaded %s (stage %s, step %d) on %s", loaded.path, loaded.stage, loaded.step, dev)
+        return cls(loaded, built, dev)
+
+    @property
+    def transcriber(self):
+        return self.backbones.transcriber
+
+    @property
+    def guidance_dim(self) -> int:
+        return self.model.guidance_dim
+
+    # --- guidance -----------------------------------------------------------------------
+    def guidance(self, spec: str | int | GuidanceSpec, strength: float = 1.0) -> torch.Tensor:
+        """A label (name, 3-letter prefix, id) or a GuidanceSpec -> guidance feature (D,) whose
+        norm is the strength. `strength` multiplies the spec's own strength."""
+        if not isinstance(spec, GuidanceSpec):
+            spec = GuidanceSpec(label=spec)
+        total = float(spec.strength) * float(strength)
+        if not np.isfinite(total) or total < 0:
+            raise MedtalkError(f"guidance strength must be a finite number >= 0, got {total}")
+        if spec.label is not None:
+            return with_strength(self._labels[emotion_id(spec.label)], total)
+        backbone = self.backbones.guidance
+        if backbone is None:
+            kind = "text" if spec.text is not None else "image"
+            raise MedtalkError(f"{kind} guidance needs a guidance backbone: set backbones.guidance.name "
+                               "(lexicon for built-in text, open_clip for text and images)")
+        with torch.inference_mode():
+            if spec.text is not None:
+                if isinstance(backbone, EmotionLexicon):
+                    reading = backbone.read(spec.text)
+                    weights = torch.as_tensor(reading.weights, device=self.device)  # (7,)
+                    return with_strength(weights @ self._labels, total * reading.strength)
+                feats = backbone.encode_text([spec.text]).to(self.device)  # (1, clip_dim)
+                return with_strength(self.model.guidance_from_clip_text(feats)[0], total)
+            feats = backbone.encode_image([spec.image]).to(self.device)  # (1, clip_dim)
+            return with_strength(self.model.guidance_from_clip_image(feats)[0], total)
+
+    @staticmethod
+    def mix(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
+        """Continuous blend of two guidance features, w in [0, 1] (or (T,) per frame)."""
+        return _mix(a, b, w)
+
+    def _resolve(self, guidance: Guidance, frames: int) -> torch.Tensor:
+        """Any accepted guidance -> (D,) or (T, D) on the device."""
+        if isinstance(guidance, (str, int, np.integer, GuidanceSpec)):
+            return self.guidance(guidance)
+        g = torch.as_tensor(guidance, dtype=torch.float32).to(self.device)
+        if g.dim() == 1 and g.shape[0] == self.guidance_dim:
+            return g
+        if g.dim() == 2 and g.shape == (frames, self.guidance_dim):
+            return g
+        raise MedtalkError(f"guidance feature must be ({self.guidance_dim},) or ({frames}, {self.guidance_dim}), "
+                           f"got {tuple(g.shape)}")
+
+    # --- animation ----------------------------------------------------------------------
+    def _text(self, audio: np.ndarray, transcript: str | None) -> torch.Tensor | None:
+        """Token features (L, Dt) for the CMF head, or None for the audio-only head."""
+        if transcript is None and self.transcriber is not None:
+            transcript = self.transcriber.transcribe(audio).text
+            logger.debug("transcript: %r", transcript)
+        if not transcript or not transcript.strip():
+            return None
+        return self.backbones.text.features(transcript)
+
+    def animate(self, audio_16k: np.ndarray, guidance: Guidance, transcript: str | None = None,
+                smooth: bool = True) -> np.ndarray:
+        """Mono 16 kHz audio (n,) -> rig (T, 174) float32, T = num_frames(n).
+
+        transcript: the spoken words; None = run the transcriber when one is configured;
+        "" = none (audio-only intensity head)."""
+        return self.animate_batch([audio_16k], [guidance], [transcript], smooth=smooth)[0]
+
+    def animate_batch(
+        self,
+        audios: Sequence[np.ndarray],
+        guidances: Sequence[Guidance],
+        transcripts: Sequence[str | None] | None = None,
+        smooth: bool = True,
+    ) -> list[np.ndarray]:
+        """Many clips in one padded, masked forward pass -> list of (T_i, 174)."""
+        if len(audios) != len(guidances):
+            raise MedtalkError(f"got {len(audios)} audio clips but {len(guidances)} guidances")
+        transcripts = list(transcripts) if transcripts is not None else [None] * len(audios)
+        if len(transcripts) != len(audios):
+            raise MedtalkError(f"got {len(audios)} audio clips but {len(transcripts)} transcripts")
+        if not audios:
+            return []
+        clips = [self._check_audio(a) for a in audios]
+        lengths = [num_frames(a.shape[0]) for a in clips]
+        out: list[np.ndarray] = [np.zeros((0, self.model.cfg.rig_dim), np.float32)] * len(clips)
+        live = [i for i, t in enumerate(lengths) if t > 0]
+        if live:
+            rigs = self._forward([clips[i] for i in live], [guidances[i] for i in live],
+                                 [transcripts[i] for i in live], [lengths[i] for i in live])
+            for i, rig in zip(live, rigs):
+                out[i] = clamp(smooth_rig(rig) if smooth else rig)
+        return out
+
+    @staticmethod
+    def _check_audio(audio: np.ndarray) -> np.ndarray:
+        a = np.asarray(audio, dtype=np.float32)
+        if a.ndim != 1:
+            raise MedtalkError(f"audio must be mono (n,) at {SAMPLE_RATE} Hz, got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise MedtalkError("audio holds NaN or infinite samples")
+        return a
+
+    @torch.inference_mode()
+    def _forward(self, clips: list[np.ndarray], guidances: Sequence[Guidance],
+                 transcripts: Sequence[str | None], lengths: list[int]) -> list[np.ndarray]:
+        B, T = len(clips), max(lengths)
+        dev, bb = self.device, self.backbones
+        content = torch.zeros(B, T, bb.audio_content.dim, device=dev)
+        emotion = torch.zeros(B, T, bb.audio_emotion.dim, device=dev)
+        guide = torch.zeros(B, T, self.guidance_dim, device=dev)
+        mask = torch.zeros(B, T, device=dev)
+        texts: list[torch.Tensor | None] = []
+        for i, (audio, g, text, t) in enumerate(zip(clips, guidances, transcripts, lengths)):
+            content[i, :t] = bb.audio_content.features(audio)[:t].to(dev)  # (T_i, Dc)
+            emotion[i, :t] = bb.audio_emotion.features(audio)[:t].to(dev)  # (T_i, De)
+            guide[i, :t] = self._resolve(g, t)  # (D,) or (T_i, D) broadcast over the frames
+            mask[i, :t] = 1.0
+            texts.append(self._text(audio, text))
+
+        model = self.model
+        intensity = torch.zeros(B, T, device=dev)
+        with_text = [i for i, x in enumerate(texts) if x is not None]
+        without = [i for i, x in enumerate(texts) if x is None]
+        if with_text:
+            L = max(texts[i].shape[0] for i in with_text)
+            tokens = torch.zeros(len(with_text), L, bb.text.dim, device=dev)
+            token_mask = torch.zeros(len(with_text), L, dtype=torch.bool, device=dev)
+            for j, i in enumerate(with_text):
+                tokens[j, : texts[i].shape[0]] = texts[i].to(dev)
+                token_mask[j, : texts[i].shape[0]] = True
+            idx = torch.tensor(with_text, device=dev)
+            intensity[idx] = model.intensity(emotion[idx], tokens, token_mask, mask[idx])  # (b, T)
+        if without:
+            idx = torch.tensor(without, device=dev)
+            intensity[idx] = model.intensity(emotion[idx], None, None, mask[idx])
+        intensity = intensity * strength_of(guide)  # user strength survives eq. 9
+        emo = model.emotion_from_guidance(guide, intensity)  # (B, T, L)
+        rig = model.decode(emo, model.content_from_audio(content, mask))  # (B, T, 174)
+        rig = rig.float().cpu().numpy()
+        return [rig[i, :t] for i, t in enumerate(lengths)]
+
+    def warmup(self) -> None:
+        """Load lazy weights and run every path once, so the first real chunk is not slow."""
+        silence = np.zeros(SAMPLE_RATE // 2, np.float32)
+        if self.transcriber is not None:
+            self.transcriber.transcribe(silence)
+        self.animate(silence, "neutral", transcript="a")
+        self.animate(silence, "neutral", transcript="")
