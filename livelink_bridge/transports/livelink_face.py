@@ -1,0 +1,228 @@
+"""Live Link Face packets (the iPhone app's protocol, version 6) for a stock MetaHuman, no plugin.
+
+Unreal's AppleARKit Live Link source (FAppleARKitLiveLinkRemoteListener) reads each UDP
+datagram in network byte order (big-endian, FNboSerializer):
+
+    uint8   packet version                     6
+    int32   device id length n, then n bytes    UTF-8, no terminator
+    int32   subject name length m, then m bytes UTF-8, no terminator
+    int32   frame number                        FQualifiedFrameTime.Time.FrameNumber
+    float32 sub-frame                           FQualifiedFrameTime.Time.SubFrame, in [0, 1)
+    int32   frame rate numerator                60
+    int32   frame rate denominator              1
+    uint8   blend shape count                   61 (EARFaceBlendShape::MAX)
+    float32 x 61                                the values, in EARFaceBlendShape order
+
+The 61 values are the 52 ARKit blendshapes in Apple's order, then head yaw/pitch/roll, left eye
+yaw/pitch/roll, right eye yaw/pitch/roll. The frame time is the time of day of the frame's
+audio capture as a 60 fps timecode frame number (what the app sends), so several senders line
+up in Take Recorder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import socket
+import struct
+
+import numpy as np
+
+from medtalk_core.audio import FPS
+from medtalk_core.errors import ConfigError
+from medtalk_core.rig import NUM_CONTROLS, controller_names
+
+from ..frames import RigFrame
+
+logger = logging.getLogger(__name__)
+
+PACKET_VERSION = 6
+
+ARKIT_NAMES: tuple[str, ...] = (
+    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft",
+    "EyeSquintLeft", "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight",
+    "EyeLookOutRight", "EyeLookUpRight", "EyeSquintRight", "EyeWideRight", "JawForward", "JawLeft",
+    "JawRight", "JawOpen", "MouthClose", "MouthFunnel", "MouthPucker", "MouthLeft", "MouthRight",
+    "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft", "MouthFrownRight", "MouthDimpleLeft",
+    "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight", "MouthRollLower", "MouthRollUpper",
+    "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft", "MouthPressRight", "MouthLowerDownLeft",
+    "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight", "BrowDownLeft", "BrowDownRight",
+    "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft",
+    "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
+    "HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+    "RightEyeYaw", "RightEyePitch", "RightEyeRoll",
+)
+NUM_BLENDSHAPES = 52
+NUM_VALUES = len(ARKIT_NAMES)  # 61
+
+# --- The 174 -> 52 ARKit mapping ----------------------------------------------------------------
+# shape: [(board control without "CTRL_" and "-translateY", side, weight), ...]
+#   side "+" uses max(x, 0), side "-" uses max(-x, 0); the weighted sum is clipped to [0, 1].
+# Conventions (MetaHuman face board): +Y of an eye control looks up; +X of the eye controls
+# looks toward the character's left for both eyes (the board is not mirrored); +X of the jaw and
+# of C_mouth moves toward the character's left; +Y of jaw_fwdBack pushes the jaw forward; +Y of
+# a blink closes the lid, -Y opens it wide; +Y of tongue_inOut sticks the tongue out. Pairs of
+# upper/lower lip controls (U/D) are averaged: ARKit has one shape where the board has two.
+_X = "-translateX"
+ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "EyeBlinkLeft": (("L_eye_blink", "+", 1.0),),
+    "EyeLookDownLeft": (("L_eye", "-", 1.0), ("C_eye", "-", 1.0)),
+    "EyeLookInLeft": (("L_eye" + _X, "-", 1.0), ("C_eye" + _X, "-", 1.0)),
+    "EyeLookOutLeft": (("L_eye" + _X, "+", 1.0), ("C_eye" + _X, "+", 1.0)),
+    "EyeLookUpLeft": (("L_eye", "+", 1.0), ("C_eye", "+", 1.0)),
+    "EyeSquintLeft": (("L_eye_squintInner", "+", 1.0), ("L_eye_lidPress", "+", 0.5)),
+    "EyeWideLeft": (("L_eye_blink", "-", 1.0),),
+    "EyeBlinkRight": (("R_eye_blink", "+", 1.0),),
+    "EyeLookDownRight": (("R_eye", "-", 1.0), ("C_eye", "-", 1.0)),
+    "EyeLookInRight": (("R_eye" + _X, "+", 1.0), ("C_eye" + _X, "+", 1.0)),
+    "EyeLookOutRight": (("R_eye" + _X, "-", 1.0), ("C_eye" + _X, "-", 1.0)),
+    "EyeLookUpRight": (("R_eye", "+", 1.0), ("C_eye", "+", 1.0)),
+    "EyeSquintRight": (("R_eye_squintInner", "+", 1.0), ("R_eye_lidPress", "+", 0.5)),
+    "EyeWideRight": (("R_eye_blink", "-", 1.0),),
+    "JawForward": (("C_jaw_fwdBack", "+", 1.0),),
+    "JawLeft": (("C_jaw" + _X, "+", 1.0),),
+    "JawRight": (("C_jaw" + _X, "-", 1.0),),
+    "JawOpen": (("C_jaw", "+", 1.0), ("C_jaw_openExtreme", "+", 0.3)),
+    "MouthClose": (("L_mouth_lipsTogetherU", "+", 0.25), ("L_mouth_lipsTogetherD", "+", 0.25),
+                   ("R_mouth_lipsTogetherU", "+", 0.25), ("R_mouth_lipsTogetherD", "+", 0.25)),
+    "MouthFunnel": (("L_mouth_funnelU", "+", 0.25), ("L_mouth_funnelD", "+", 0.25),
+                    ("R_mouth_funnelU", "+", 0.25), ("R_mouth_funnelD", "+", 0.25)),
+    "MouthPucker": (("L_mouth_purseU", "+", 0.25), ("L_mouth_purseD", "+", 0.25),
+                    ("R_mouth_purseU", "+", 0.25), ("R_mouth_purseD", "+", 0.25)),
+    "MouthLeft": (("C_mouth" + _X, "+", 1.0),),
+    "MouthRight": (("C_mouth" + _X, "-", 1.0),),
+    "MouthSmileLeft": (("L_mouth_cornerPull", "+", 1.0), ("L_mouth_sharpCornerPull", "+", 0.3)),
+    "MouthSmileRight": (("R_mouth_cornerPull", "+", 1.0), ("R_mouth_sharpCornerPull", "+", 0.3)),
+    "MouthFrownLeft": (("L_mouth_cornerDepress", "+", 1.0),),
+    "MouthFrownRight": (("R_mouth_cornerDepress", "+", 1.0),),
+    "MouthDimpleLeft": (("L_mouth_dimple", "+", 1.0),),
+    "MouthDimpleRight": (("R_mouth_dimple", "+", 1.0),),
+    "MouthStretchLeft": (("L_mouth_stretch", "+", 1.0),),
+    "MouthStretchRight": (("R_mouth_stretch", "+", 1.0),),
+    "MouthRollLower": (("L_mouth_lipsRollD", "+", 0.5), ("R_mouth_lipsRollD", "+", 0.5)),
+    "MouthRollUpper": (("L_mouth_lipsRollU", "+", 0.5), ("R_mouth_lipsRollU", "+", 0.5)),
+    "MouthShrugLower": (("L_jaw_ChinRaiseD", "+", 0.5), ("R_jaw_ChinRaiseD", "+", 0.5)),
+    "MouthShrugUpper": (("L_jaw_ChinRaiseU", "+", 0.5), ("R_jaw_ChinRaiseU", "+", 0.5)),
+    "MouthPressLeft": (("L_mouth_pressU", "+", 0.5), ("L_mouth_pressD", "+", 0.5)),
+    "MouthPressRight": (("R_mouth_pressU", "+", 0.5), ("R_mouth_pressD", "+", 0.5)),
+    "MouthLowerDownLeft": (("L_mouth_lowerLipDepress", "+", 1.0),),
+    "MouthLowerDownRight": (("R_mouth_lowerLipDepress", "+", 1.0),),
+    "MouthUpperUpLeft": (("L_mouth_upperLipRaise", "+", 1.0),),
+    "MouthUpperUpRight": (("R_mouth_upperLipRaise", "+", 1.0),),
+    "BrowDownLeft": (("L_brow_down", "+", 1.0), ("L_brow_lateral", "+", 0.3)),
+    "BrowDownRight": (("R_brow_down", "+", 1.0), ("R_brow_lateral", "+", 0.3)),
+    "BrowInnerUp": (("L_brow_raiseIn", "+", 0.5), ("R_brow_raiseIn", "+", 0.5)),
+    "BrowOuterUpLeft": (("L_brow_raiseOut", "+", 1.0),),
+    "BrowOuterUpRight": (("R_brow_raiseOut", "+", 1.0),),
+    "CheekPuff": (("L_mouth_lipsBlow", "+", 0.5), ("R_mouth_lipsBlow", "+", 0.5)),
+    "CheekSquintLeft": (("L_eye_cheekRaise", "+", 1.0),),
+    "CheekSquintRight": (("R_eye_cheekRaise", "+", 1.0),),
+    "NoseSneerLeft": (("L_nose_wrinkleUpper", "+", 1.0), ("L_nose", "+", 0.5)),
+    "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
+    "TongueOut": (("C_tongue_inOut", "+", 1.0),),
+}
+# Eye rotations (radians) from the gaze controls; the head does not move (the model has no head).
+EYE_YAW_RAD = 0.5  # full-scale horizontal gaze control -> about 29 degrees
+EYE_PITCH_RAD = 0.4  # full-scale vertical gaze control -> about 23 degrees
+
+
+def _control_index(control: str) -> int:
+    name = "CTRL_" + control if control.endswith(_X) else f"CTRL_{control}-translateY"
+    return controller_names().index(name)
+
+
+def _mapping_matrices() -> tuple[np.ndarray, np.ndarray]:
+    """(positive, negative) weights, each (52, 174): arkit = clip(P @ relu(x) + N @ relu(-x), 0, 1)."""
+    pos = np.zeros((NUM_BLENDSHAPES, NUM_CONTROLS), np.float32)
+    neg = np.zeros((NUM_BLENDSHAPES, NUM_CONTROLS), np.float32)
+    for row, shape in enumerate(ARKIT_NAMES[:NUM_BLENDSHAPES]):
+        for control, side, weight in ARKIT_FROM_BOARD[shape]:
+            (pos if side == "+" else neg)[row, _control_index(control)] += weight
+    return pos, neg
+
+
+_POS, _NEG = _mapping_matrices()
+_GAZE = {k: _control_index(k) for k in ("C_eye" + _X, "C_eye", "L_eye" + _X, "L_eye", "R_eye" + _X, "R_eye")}
+
+
+def board_to_arkit(values: np.ndarray) -> np.ndarray:
+    """(174,) board controls -> (61,) Live Link Face values (52 blendshapes, head, eyes)."""
+    x = np.asarray(values, dtype=np.float32)
+    out = np.zeros(NUM_VALUES, np.float32)
+    out[:NUM_BLENDSHAPES] = np.clip(_POS @ np.maximum(x, 0) + _NEG @ np.maximum(-x, 0), 0.0, 1.0)
+    for base, side in ((55, "L"), (58, "R")):
+        gx = x[_GAZE["C_eye" + _X]] + x[_GAZE[f"{side}_eye" + _X]]
+        gy = x[_GAZE["C_eye"]] + x[_GAZE[f"{side}_eye"]]
+        out[base] = EYE_YAW_RAD * float(np.clip(gx, -1, 1))
+        out[base + 1] = -EYE_PITCH_RAD * float(np.clip(gy, -1, 1))  # looking up is a negative pitch
+    return out
+
+
+def frame_time(capture_time: float) -> tuple[int, float]:
+    """time.time() -> (60 fps frame number since local midnight, sub-frame in [0, 1))."""
+    moment = datetime.datetime.fromtimestamp(capture_time)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    frames = (moment - midnight).total_seconds() * FPS
+    whole = int(frames)
+    return whole, frames - whole
+
+
+def _string(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return struct.pack(">i", len(data)) + data
+
+
+def encode_packet(values61: np.ndarray, subject: str, device_id: str, frame_number: int,
+                  sub_frame: float, fps: int = FPS) -> bytes:
+    """One Live Link Face v6 datagram (layout in the module docstring)."""
+    values = np.asarray(values61, dtype=">f4")
+    if values.shape != (NUM_VALUES,):
+        raise ValueError(f"Live Link Face needs {NUM_VALUES} values, got {values.shape}")
+    header = struct.pack(">B", PACKET_VERSION) + _string(device_id) + _string(subject)
+    time_part = struct.pack(">ifii", int(frame_number), float(sub_frame), int(fps), 1)
+    return header + time_part + struct.pack(">B", NUM_VALUES) + values.tobytes()
+
+
+class LiveLinkFaceTransport:
+    """Sends each RigFrame as one Live Link Face packet. No I/O until the first frame."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 11111, subject: str = "MEDTalk",
+                 device_id: str = "medtalk-bridge") -> None:
+        if not 0 < int(port) < 65536:
+            raise ConfigError(f"Live Link Face port {port} is outside 1..65535")
+        if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:
+            raise ConfigError("Live Link Face subject and device id must be 1..255 bytes")
+        self.host, self.port = host, int(port)
+        self.subject, self.device_id = subject, device_id
+        self._sock: socket.socket | None = None
+        self._address: tuple | None = None
+        self.frames_sent = 0
+
+    def open(self) -> "LiveLinkFaceTransport":
+        if self._sock is None:
+            try:
+                family, _, _, _, self._address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+            except socket.gaierror as exc:
+                raise ConfigError(f"cannot resolve Live Link Face host {self.host!r}: {exc}") from None
+            self._sock = socket.socket(family, socket.SOCK_DGRAM)
+            logger.info("Live Link Face -> %s:%d subject %s", self.host, self.port, self.subject)
+        return self
+
+    def send_frame(self, frame: RigFrame) -> None:
+        if self._sock is None:
+            self.open()
+        number, sub = frame_time(frame.capture_time)
+        packet = encode_packet(board_to_arkit(frame.values), self.subject, self.device_id, number, sub)
+        self._sock.sendto(packet, self._address)
+        self.frames_sent += 1
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> "LiveLinkFaceTransport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
