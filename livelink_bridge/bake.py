@@ -1,0 +1,338 @@
+"""Batch bake: audio files or folders in, animation files out, batched through the model.
+
+A bake never stops for one bad file: a corrupt, silent or too-short file is recorded in the
+report and the rest are baked. Outputs that already exist are skipped unless `force`; each is
+written atomically (`writers.OutputSet`), so an interrupted bake leaves no half-written file.
+
+Guidance for each file, first match wins: its row in the CSV manifest (`--guidance-file`), its
+sidecar `<name>.yaml` next to the audio, the command-line choice, then neutral.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.errors import MedtalkError
+from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
+from medtalk_core.audio import num_frames
+
+from .writers import OutputSet, parse_formats
+
+logger = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+@dataclasses.dataclass(frozen=True)
+class GuidanceChoice:
+    """How one file is guided: exactly one of emotion, text or image (none = neutral)."""
+
+    emotion: str | int | None = None  # label name, 3-letter prefix or id 0-6
+    text: str | None = None  # a description for CLIP text guidance ("a tired, reluctant smile")
+    image: str | None = None  # path of a reference face picture for CLIP image guidance
+    strength: float = 1.0  # how strongly the guidance is applied
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("emotion", "text", "image") if getattr(self, k) not in (None, "")]
+        if len(given) > 1:
+            raise MedtalkError(f"give only one of emotion, text or image guidance, got {', '.join(given)}")
+
+    def resolved(self, base: Path) -> "GuidanceChoice":
+        """Image paths relative to `base` (the folder of the sidecar or manifest) made absolute."""
+        if self.image and not Path(self.image).is_absolute():
+            return dataclasses.replace(self, image=str((base / self.image).resolve()))
+        return self
+
+
+NEUTRAL = GuidanceChoice(emotion="neutral")
+
+
+@dataclasses.dataclass(frozen=True)
+class BakeOptions:
+    formats: tuple[str, ...] = ("csv",)  # output formats, each one file per input
+    fps: float = 60.0  # output frame rate; other than 60 resamples the curves linearly in time
+    force: bool = False  # rewrite outputs that already exist
+    batch_size: int = 0  # clips (or windows) per model call; 0 = 8 on CPU, 32 on CUDA
+    transcribe: bool = True  # run the animator's transcriber for the text intensity branch
+    window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
+
+
+@dataclasses.dataclass
+class BakeJob:
+    audio: Path
+    targets: dict[str, Path]  # format -> output path (only the ones to write)
+    guidance: GuidanceChoice
+    reader: AudioFileReader | None = None
+
+
+@dataclasses.dataclass
+class BakeReport:
+    baked: list[Path] = dataclasses.field(default_factory=list)
+    skipped: list[Path] = dataclasses.field(default_factory=list)
+    failed: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+    audio_s: float = 0.0  # seconds of audio baked
+    wall_s: float = 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def find_inputs(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+    """Files and folders (recursive) -> [(audio file, output stem relative to the out dir)]."""
+    found: list[tuple[Path, Path]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not files:
+                logger.warning("no audio files (%s) under %s", ", ".join(AUDIO_SUFFIXES), path)
+            found += [(f, f.relative_to(path).with_suffix("")) for f in files]
+        elif path.is_file():
+            found.append((path, Path(path.stem)))
+        else:
+            raise MedtalkError(f"input not found: {path}")
+    seen: dict[Path, Path] = {}
+    for audio, stem in found:
+        if stem in seen and seen[stem].resolve() != audio.resolve():
+            raise MedtalkError(f"{seen[stem]} and {audio} would both be baked to {stem}.*; bake them separately")
+        seen[stem] = audio
+    unique = {a.resolve(): (a, s) for a, s in found}
+    return list(unique.values())
+
+
+def read_manifest(path: str | Path) -> dict[Path, GuidanceChoice]:
+    """CSV with a header: file, and any of emotion, text, image, strength. Files relative to it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedtalkError(f"guidance manifest not found: {path}")
+    allowed = {f.name for f in dataclasses.fields(GuidanceChoice)}
+    out: dict[Path, GuidanceChoice] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        if "file" not in header:
+            raise MedtalkError(f"guidance manifest {path} needs a 'file' column (and emotion, text or image)")
+        unknown = [c for c in header if c != "file" and c not in allowed]
+        if unknown:
+            raise MedtalkError(f"guidance manifest {path}: unknown column(s) {', '.join(unknown)}")
+        for line, row in enumerate(reader, start=2):
+            values: dict[str, Any] = {k: v.strip() for k, v in row.items() if k != "file" and v and v.strip()}
+            try:
+                if "strength" in values:
+                    values["strength"] = float(values["strength"])
+                choice = GuidanceChoice(**values)
+            except (ValueError, MedtalkError) as exc:
+                raise MedtalkError(f"guidance manifest {path} line {line}: {exc}") from None
+            out[(path.parent / row["file"].strip()).resolve()] = choice.resolved(path.parent)
+    return out
+
+
+def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
+    """`<name>.yaml` beside the audio (keys: emotion | text | image, strength), if there is one."""
+    sidecar = audio.with_suffix(".yaml")
+    if not sidecar.is_file():
+        return None
+    return from_mapping(GuidanceChoice, load_yaml(sidecar), where=sidecar.name).resolved(sidecar.parent)
+
+
+class GuidanceCache:
+    """Guidance features from the animator, computed once per distinct choice."""
+
+    def __init__(self, animator: Any) -> None:
+        self._animator = animator
+        self._features: dict[GuidanceChoice, Any] = {}
+
+    def __call__(self, choice: GuidanceChoice) -> Any:
+        if choice not in self._features:
+            from medtalk_core.inference import GuidanceSpec
+
+            if choice.text:
+                spec: Any = GuidanceSpec(text=choice.text)
+            elif choice.image:
+                if not Path(choice.image).is_file():
+                    raise MedtalkError(f"guidance image not found: {choice.image}")
+                spec = GuidanceSpec(image=choice.image)
+            else:
+                spec = choice.emotion if choice.emotion is not None else NEUTRAL.emotion
+            self._features[choice] = self._animator.guidance(spec, strength=choice.strength)
+        return self._features[choice]
+
+
+class Baker:
+    """Runs bake jobs through one animator and writes their outputs."""
+
+    def __init__(self, animator: Any, options: BakeOptions) -> None:
+        self.animator = animator
+        self.options = options
+        self.guidance = GuidanceCache(animator)
+        self.formats = parse_formats(",".join(options.formats))
+        batch = options.batch_size or (32 if str(getattr(animator, "device", "cpu")).startswith("cuda") else 8)
+        self.window = dataclasses.replace(options.window, batch_size=batch)
+        self._transcript = None if options.transcribe else ""  # "" = audio-only intensity head
+
+    def plan(self, inputs: Sequence[tuple[Path, Path]], out_dir: Path, default: GuidanceChoice,
+             manifest: dict[Path, GuidanceChoice] | None, report: BakeReport) -> list[BakeJob]:
+        """Jobs for every input that has something to write; skips and sidecar errors go to `report`."""
+        jobs = []
+        for audio, stem in inputs:
+            targets = {fmt: out_dir / stem.with_suffix(f".{fmt}") for fmt in self.formats}
+            if not self.options.force:
+                targets = {fmt: p for fmt, p in targets.items() if not p.exists()}
+            if not targets:
+                report.skipped.append(audio)
+                continue
+            try:
+                choice = (manifest or {}).get(audio.resolve()) or sidecar_guidance(audio) or default
+            except MedtalkError as exc:
+                report.failed.append((audio, str(exc)))
+                continue
+            jobs.append(BakeJob(audio, targets, choice))
+        return jobs
+
+    def run(self, jobs: Sequence[BakeJob], report: BakeReport,
+            on_progress: Callable[[BakeJob, float], None] | None = None) -> BakeReport:
+        """Bake every job: short clips batched across files, long ones window by window."""
+        start = time.perf_counter()
+        window_frames, _ = self.window.frames()
+        short: list[BakeJob] = []
+        long: list[BakeJob] = []
+        for job in jobs:
+            try:
+                job.reader = AudioFileReader(job.audio, self.window.read_margin_s)
+                if num_frames(job.reader.num_samples) < 1:
+                    raise MedtalkError(f"audio file {job.audio} is shorter than one frame")
+            except MedtalkError as exc:
+                self._fail(job, exc, report, on_progress)
+                continue
+            (short if num_frames(job.reader.num_samples) <= window_frames else long).append(job)
+        short.sort(key=lambda j: j.reader.num_samples)  # similar lengths together: less padding
+        for first in range(0, len(short), self.window.batch_size):
+            self._bake_short(short[first: first + self.window.batch_size], report, on_progress)
+        for job in long:
+            self._bake_long(job, report, on_progress)
+        report.wall_s += time.perf_counter() - start
+        return report
+
+    def _bake_short(self, group: Sequence[BakeJob], report: BakeReport,
+                    on_progress: Callable[[BakeJob, float], None] | None) -> None:
+        ready: list[tuple[BakeJob, np.ndarray, Any]] = []
+        for job in group:
+            try:
+                audio = job.reader.read(0, job.reader.num_samples)  # (N,) 16 kHz
+                if job.reader.peak < SILENCE_PEAK:
+                    raise MedtalkError(f"audio file {job.audio} is silent (peak {job.reader.peak:.1e})")
+                ready.append((job, audio, self.guidance(job.guidance)))
+            except MedtalkError as exc:
+                self._fail(job, exc, report, on_progress)
+        if not ready:
+            return
+        try:
+            rigs = self.animator.animate_batch([a for _, a, _ in ready], [g for _, _, g in ready],
+                                               [self._transcript] * len(ready))
+        except Exception:  # one bad clip must not sink the batch: retry them one by one
+            if len(ready) == 1:
+                raise
+            logger.warning("batch of %d failed; baking its files one at a time", len(ready), exc_info=True)
+            for job, _, _ in ready:
+                self._bake_short([job], report, on_progress)
+            return
+        for (job, _, _), frames in zip(ready, rigs):
+            try:
+                with OutputSet(job.targets, self.options.fps) as out:
+                    out.push(frames)
+                self._done(job, report, on_progress)
+            except OSError as exc:
+                self._fail(job, exc, report, on_progress)
+
+    def _bake_long(self, job: BakeJob, report: BakeReport,
+                   on_progress: Callable[[BakeJob, float], None] | None) -> None:
+        try:
+            guidance = self.guidance(job.guidance)
+            windows = len(plan_windows(job.reader.num_samples, self.window))
+            logger.info("%s: %.0f s in %d windows", job.audio, job.reader.duration_s, windows)
+            with OutputSet(job.targets, self.options.fps) as out:
+                for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript):
+                    out.push(block)
+            self._done(job, report, on_progress)
+        except (MedtalkError, OSError) as exc:
+            self._fail(job, exc, report, on_progress)
+
+    def _done(self, job: BakeJob, report: BakeReport,
+              on_progress: Callable[[BakeJob, float], None] | None) -> None:
+        report.baked.append(job.audio)
+        report.audio_s += job.reader.duration_s
+        if on_progress:
+            on_progress(job, job.reader.duration_s)
+
+    def _fail(self, job: BakeJob, exc: Exception, report: BakeReport,
+              on_progress: Callable[[BakeJob, float], None] | None) -> None:
+        logger.debug("%s failed", job.audio, exc_info=exc)
+        report.failed.append((job.audio, str(exc)))
+        if on_progress:
+            on_progress(job, job.reader.duration_s if job.reader else 0.0)
+
+
+def bake(animator: Any, inputs: Iterable[str | Path], out_dir: str | Path, options: BakeOptions,
+         default: GuidanceChoice = NEUTRAL, manifest: str | Path | None = None,
+         show_progress: bool = False) -> BakeReport:
+    """Bake every audio file under `inputs` into `out_dir`; see the module docstring."""
+    report = BakeReport()
+    baker = Baker(animator, options)
+    baker.guidance(default)  # a bad --emotion / --text / --image is a user mistake: fail before baking
+    entries = read_manifest(manifest) if manifest else None
+    jobs = baker.plan(find_inputs(list(inputs)), Path(out_dir), default, entries, report)
+    if entries is not None:
+        _warn_unlisted(jobs, entries)
+    if not show_progress:
+        return baker.run(jobs, report)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    totals = _probe_seconds(jobs)
+    columns = (TextColumn("[bold]bake"), BarColumn(), TextColumn("{task.fields[files]}"),
+               TextColumn("{task.percentage:>3.0f}% of audio"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task("bake", total=max(totals, 1e-9), files=f"0/{len(jobs)} files")
+        done = 0
+
+        def advance(job: BakeJob, seconds: float) -> None:
+            nonlocal done
+            done += 1
+            progress.update(task, advance=seconds, files=f"{done}/{len(jobs)} files")
+
+        return baker.run(jobs, report, on_progress=advance)
+
+
+def _probe_seconds(jobs: Sequence[BakeJob]) -> float:
+    """Total audio seconds from the file headers, for the progress bar's ETA."""
+    import soundfile as sf
+
+    total = 0.0
+    for job in jobs:
+        try:
+            total += float(sf.info(str(job.audio)).duration)
+        except Exception:  # unreadable files fail later with their own message
+            continue
+    return total
+
+
+def _warn_unlisted(jobs: Sequence[BakeJob], manifest: dict[Path, GuidanceChoice]) -> None:
+    listed = set(manifest)
+    baked = {job.audio.resolve() for job in jobs}
+    for path in sorted(listed - baked):
+        if not path.exists():
+            logger.warning("guidance manifest names %s, which does not exist", path)
+    for job in jobs:
+        if job.audio.resolve() not in listed:
+            logger.info("%s is not in the guidance manifest: using %s", job.audio,
+                        "its sidecar" if job.audio.with_suffix(".yaml").is_file() else "the default guidance")

@@ -1,0 +1,78 @@
+"""`medtalk bake`: audio files or folders -> animation files (csv / json / txt), batched."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medtalk_core.errors import MedtalkError
+from medtalk_core.long_audio import WindowOptions
+
+NAME = "bake"
+HELP = "bake audio files or folders into animation files (csv, json, txt)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="audio files (wav, flac, ogg) or folders searched recursively")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (folder layout is kept)")
+    guide = parser.add_mutually_exclusive_group()
+    guide.add_argument("--emotion", metavar="LABEL",
+                       help="emotion for every file: angry, disgust, fear, happy, neutral, sad, surprised or 0-6")
+    guide.add_argument("--text", metavar="DESC", help="text guidance for every file, e.g. 'a tired smile'")
+    guide.add_argument("--image", metavar="PATH", help="reference face picture guiding every file")
+    guide.add_argument("--guidance-file", metavar="MANIFEST",
+                       help="CSV manifest: file, emotion | text | image, strength (per file)")
+    parser.add_argument("--strength", type=float, default=1.0,
+                        help="strength of --emotion / --text / --image guidance (default 1.0)")
+    parser.add_argument("--format", default="csv", metavar="csv,json,txt",
+                        help="comma-separated output formats (default csv)")
+    parser.add_argument("--fps", type=float, default=60.0,
+                        help="output frame rate; 30 or 24 resample the 60 fps curves (default 60)")
+    parser.add_argument("--force", action="store_true", help="rewrite outputs that already exist")
+    parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when present)")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="clips per model call (default 8 on CPU, 32 on CUDA)")
+    parser.add_argument("--window", type=float, default=WindowOptions.window_s,
+                        help=f"seconds per model window for long files (default {WindowOptions.window_s})")
+    parser.add_argument("--overlap", type=float, default=WindowOptions.overlap_s,
+                        help=f"seconds of crossfade between windows (default {WindowOptions.overlap_s})")
+    parser.add_argument("--no-transcribe", action="store_true",
+                        help="skip transcription: intensity from the audio-only head (faster)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtalk_core.inference import Animator
+
+    from ..bake import BakeOptions, GuidanceChoice, NEUTRAL, bake
+    from ..writers import parse_formats
+
+    if not 0 < args.fps <= 240:
+        raise MedtalkError(f"--fps must be in (0, 240], got {args.fps}")
+    if args.batch_size < 0:
+        raise MedtalkError("--batch-size must be >= 0")
+    if not 0 <= args.overlap < args.window:
+        raise MedtalkError("--overlap must be >= 0 and shorter than --window")
+    if args.strength != 1.0 and not (args.emotion or args.text or args.image):
+        raise MedtalkError("--strength goes with --emotion, --text or --image")
+    default = NEUTRAL
+    if args.emotion or args.text or args.image:
+        default = GuidanceChoice(emotion=args.emotion, text=args.text,
+                                 image=str(Path(args.image).resolve()) if args.image else None,
+                                 strength=args.strength)
+    options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force,
+                          batch_size=args.batch_size, transcribe=not args.no_transcribe,
+                          window=WindowOptions(window_s=args.window, overlap_s=args.overlap))
+    animator = Animator.from_checkpoint(args.checkpoint, device=args.device)
+    report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,
+                  show_progress=not args.no_progress and sys.stdout.isatty())
+
+    print(f"baked {len(report.baked)}, skipped {len(report.skipped)} (already there; --force rewrites), "
+          f"failed {len(report.failed)}; {report.audio_s:.1f} s of audio in {report.wall_s:.1f} s "
+          f"({report.realtime_factor:.0f}x real time)")
+    for path, reason in report.failed:
+        print(f"  FAILED {path}: {reason}")
+    return 1 if report.failed else 0

@@ -1,0 +1,257 @@
+"""Animation file formats for baked rig curves: writers chosen by name, readers, fps resampling.
+
+Writers take the curves as an iterable of (n, 174) blocks so that a 30-minute bake streams to
+disk without ever holding the text in memory, and every file is written to a temporary name in
+the target folder and renamed into place at the end (`os.replace`), so an interrupted bake never
+leaves half a file under the real name.
+
+Formats (whisper's `get_writer` style, `get_writer("csv")`):
+- `csv`:  header `time,<174 names>`, one row per frame, time in seconds.
+- `json`: `{"fps": .., "names": [..174], "frames": [[..174], ..], "num_frames": T}`.
+- `txt`:  the release's rig file: comma-separated T x 174 values, no header (for its Maya scripts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+import numpy as np
+
+from medtalk_core import rig
+from medtalk_core.audio import FPS
+from medtalk_core.errors import MedtalkError
+
+_VALUE_FMT = "%.6f"  # 1e-6 is far below anything the rig can show
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
+    """Open a temporary file beside `path` for writing; rename it to `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _checked(block: np.ndarray) -> np.ndarray:
+    block = np.asarray(block, dtype=np.float32)
+    if block.ndim != 2 or block.shape[1] != rig.NUM_CONTROLS:
+        raise ValueError(f"rig blocks must be (n, {rig.NUM_CONTROLS}), got shape {block.shape}")
+    return block
+
+
+class Writer:
+    """One file format, written in three parts so that blocks can be pushed as they come."""
+
+    extension: str = ""
+
+    def begin(self, handle: IO[str], fps: float) -> None:
+        """Whatever comes before the first frame."""
+
+    def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
+        """Frames `first .. first + n - 1` of the take, (n, 174)."""
+        raise NotImplementedError
+
+    def end(self, handle: IO[str], count: int) -> None:
+        """Whatever comes after the last frame."""
+
+    def write(self, path: str | Path, blocks: Iterable[np.ndarray] | np.ndarray, fps: float = FPS) -> int:
+        """Write (n, 174) blocks (or one (T, 174) array) already at `fps` to `path`, atomically."""
+        if isinstance(blocks, np.ndarray):
+            blocks = [blocks]
+        count = 0
+        with atomic_text_file(path) as handle:
+            self.begin(handle, float(fps))
+            for block in blocks:
+                block = _checked(block)
+                self.block(handle, block, count, float(fps))
+                count += block.shape[0]
+            self.end(handle, count)
+        return count
+
+
+class CsvWriter(Writer):
+    extension = "csv"
+
+    def begin(self, handle: IO[str], fps: float) -> None:
+        handle.write(",".join(("time",) + rig.controller_names()) + "\n")
+
+    def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
+        times = (first + np.arange(block.shape[0])) / fps  # (n,)
+        np.savetxt(handle, np.column_stack([times, block]), fmt=_VALUE_FMT, delimiter=",")
+
+
+class TxtWriter(Writer):
+    extension = "txt"
+
+    def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
+        np.savetxt(handle, block, fmt=_VALUE_FMT, delimiter=",")
+
+
+class JsonWriter(Writer):
+    extension = "json"
+
+    # Streamed by hand: json.dump of a 30-minute take would first build ~19 M Python floats.
+    def begin(self, handle: IO[str], fps: float) -> None:
+        handle.write(f'{{"fps": {json.dumps(fps)}, "names": {json.dumps(list(rig.controller_names()))}, '
+                     '"frames": [')
+
+    def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
+        row_fmt = "[" + ",".join([_VALUE_FMT] * rig.NUM_CONTROLS) + "]"
+        rows = [row_fmt % tuple(row) for row in block.tolist()]
+        handle.write(("," if first else "") + "\n" + ",\n".join(rows))
+
+    def end(self, handle: IO[str], count: int) -> None:
+        handle.write(f'\n], "num_frames": {count}}}\n')
+
+
+WRITERS: dict[str, type[Writer]] = {w.extension: w for w in (CsvWriter, JsonWriter, TxtWriter)}
+
+
+class OutputSet:
+    """The same take written to several files at once (one per format), all or nothing.
+
+    Blocks pushed at 60 fps are resampled once to `fps` and appended to every file; on a clean
+    exit every temporary file is renamed into place, on an error every one is removed.
+    """
+
+    def __init__(self, targets: dict[str, Path], fps: float = FPS) -> None:
+        self.targets = {name: Path(path) for name, path in targets.items()}
+        self.fps = float(fps)
+        self.count = 0
+        self._resampler = FpsResampler(self.fps)
+        self._stack = contextlib.ExitStack()
+        self._open: list[tuple[Writer, IO[str]]] = []
+
+    def __enter__(self) -> "OutputSet":
+        for name, path in self.targets.items():
+            writer = get_writer(name)
+            handle = self._stack.enter_context(atomic_text_file(path))
+            writer.begin(handle, self.fps)
+            self._open.append((writer, handle))
+        return self
+
+    def push(self, block: np.ndarray) -> None:
+        """Append (n, 174) frames at 60 fps."""
+        out = self._resampler(block)  # (m, 174) at self.fps
+        if out.shape[0] == 0:
+            return
+        for writer, handle in self._open:
+            writer.block(handle, out, self.count, self.fps)
+        self.count += out.shape[0]
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            for writer, handle in self._open:
+                writer.end(handle, self.count)
+        # ExitStack hands the exception (if any) to each atomic_text_file: commit or remove.
+        return bool(self._stack.__exit__(exc_type, exc, tb))
+
+
+def get_writer(name: str) -> Writer:
+    """'csv' | 'json' | 'txt' -> a writer; unknown names are a user mistake."""
+    key = name.strip().lower().lstrip(".")
+    if key not in WRITERS:
+        raise MedtalkError(f"unknown output format {name!r}; choose from {', '.join(sorted(WRITERS))}")
+    return WRITERS[key]()
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'csv,json' -> ('csv', 'json'), validated, duplicates dropped, order kept."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise MedtalkError("--format needs at least one of csv, json, txt")
+    for name in names:
+        get_writer(name)
+    return tuple(dict.fromkeys(names))
+
+
+def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, float]:
+    """Read a baked csv / json / txt file -> ((T, 174) float32, fps).
+
+    A txt file has no fps of its own: `txt_fps` says what it is (the release's files are 60).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MedtalkError(f"animation file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            frames = np.asarray(data["frames"], dtype=np.float32).reshape(-1, rig.NUM_CONTROLS)
+            return frames, float(data["fps"])
+        if suffix == ".csv":
+            with path.open(encoding="utf-8") as handle:
+                header = handle.readline().strip().split(",")
+                if header[0] != "time" or len(header) != rig.NUM_CONTROLS + 1:
+                    raise ValueError(f"header must be time plus {rig.NUM_CONTROLS} names")
+                table = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2)
+            if table.shape[0] == 0:
+                return np.zeros((0, rig.NUM_CONTROLS), np.float32), float(FPS)
+            fps = 1.0 / float(np.median(np.diff(table[:, 0]))) if table.shape[0] > 1 else float(FPS)
+            return table[:, 1:].astype(np.float32), float(round(fps, 3))
+        if suffix == ".txt":
+            frames = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+            if frames.shape[1] != rig.NUM_CONTROLS:
+                raise ValueError(f"expected {rig.NUM_CONTROLS} columns, found {frames.shape[1]}")
+            return frames, float(txt_fps)
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
+    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use .csv, .json or .txt")
+
+
+class FpsResampler:
+    """Streams 60 fps blocks into `fps_out` blocks by linear interpolation on time.
+
+    Output frame j sits at time j / fps_out and is emitted once the input covers that time, so
+    the result is the same however the input is cut into blocks. A clip of T input frames gives
+    floor((T - 1) * fps_out / fps_in) + 1 output frames: every output time inside the clip.
+    """
+
+    def __init__(self, fps_out: float, fps_in: float = FPS) -> None:
+        if fps_out <= 0:
+            raise MedtalkError(f"fps must be positive, got {fps_out}")
+        self.ratio = fps_in / fps_out  # input frames per output frame
+        self._next = 0  # next output frame index
+        self._seen = 0  # input frames received so far
+        self._last: np.ndarray | None = None  # (1, 174): last input frame of the previous block
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        """(n, 174) input frames -> (m, 174) output frames ready so far."""
+        block = _checked(block)
+        if block.shape[0] == 0:
+            return block
+        if self.ratio == 1.0:
+            self._seen += block.shape[0]
+            return block
+        offset = self._seen - (1 if self._last is not None else 0)  # input index of buf[0]
+        buf = block if self._last is None else np.concatenate([self._last, block])  # (k, 174)
+        self._seen += block.shape[0]
+        last_ready = int(np.floor((self._seen - 1) / self.ratio + 1e-9))
+        js = np.arange(self._next, last_ready + 1)
+        self._next = last_ready + 1
+        self._last = block[-1:]
+        pos = js * self.ratio - offset  # fractional index into buf
+        lo = np.clip(np.floor(pos + 1e-9).astype(np.int64), 0, buf.shape[0] - 1)
+        hi = np.minimum(lo + 1, buf.shape[0] - 1)
+        w = np.clip(pos - lo, 0.0, 1.0)[:, None].astype(np.float32)
+        return buf[lo] * (1.0 - w) + buf[hi] * w
+
+
+def resample_fps(frames: np.ndarray, fps_out: float, fps_in: float = FPS) -> np.ndarray:
+    """Whole-clip form of `FpsResampler`: (T, 174) at fps_in -> (T', 174) at fps_out."""
+    return FpsResampler(fps_out, fps_in)(frames)
