@@ -1,0 +1,97 @@
+"""Clip features -> padded training batches, and the masked losses every stage uses.
+
+Clips differ in length; a batch pads them to its longest member and carries a (B, T) mask, so
+padding never enters a loss. Long clips are cropped to `max_frames` at a random offset (paired
+clips share the offset: they are frame-aligned, and exchanges must see the same frames).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class ClipFeatures:
+    """Everything a stage reads from one clip, computed once by the frozen backbones."""
+
+    name: str
+    rig: torch.Tensor  # (T, 174) ground truth
+    content: torch.Tensor  # (T, Dc) audio content features
+    emotion_audio: torch.Tensor  # (T, De) audio emotion features
+    text: torch.Tensor  # (L, Dt) transcript token features
+    emotion: int  # label id 0..6
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.rig.shape[0])
+
+
+@dataclass
+class Batch:
+    """A padded batch; every (B, T, ...) tensor is zero past each clip's length."""
+
+    rig: torch.Tensor  # (B, T, 174)
+    content: torch.Tensor  # (B, T, Dc)
+    emotion_audio: torch.Tensor  # (B, T, De)
+    text: torch.Tensor  # (B, L, Dt)
+    text_mask: torch.Tensor  # (B, L) True where a real token is
+    emotion: torch.Tensor  # (B,) long
+    mask: torch.Tensor  # (B, T) True on real frames
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """List of (T_i, D) -> (B, T_max, D) zero-padded, (B, T_max) mask."""
+    longest = max(s.shape[0] for s in seqs)
+    out = seqs[0].new_zeros((len(seqs), longest, seqs[0].shape[1]))
+    mask = torch.zeros((len(seqs), longest), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        out[i, : s.shape[0]] = s
+        mask[i, : s.shape[0]] = True
+    return out, mask
+
+
+def crop(clip: ClipFeatures, start: int, frames: int) -> ClipFeatures:
+    """Frames [start, start + frames) of a clip; the transcript stays whole (it has no frame clock)."""
+    end = start + frames
+    return ClipFeatures(clip.name, clip.rig[start:end], clip.content[start:end], clip.emotion_audio[start:end],
+                        clip.text, clip.emotion)
+
+
+def crop_group(clips: list[ClipFeatures], max_frames: int, rng: random.Random) -> list[ClipFeatures]:
+    """Cut frame-aligned clips to their common length, then to one shared random window of `max_frames`."""
+    frames = min(c.num_frames for c in clips)
+    start = rng.randrange(frames - max_frames + 1) if frames > max_frames else 0
+    return [crop(c, start, min(frames, max_frames)) for c in clips]
+
+
+def collate(clips: list[ClipFeatures]) -> Batch:
+    rig, mask = _pad([c.rig for c in clips])
+    content, _ = _pad([c.content for c in clips])
+    emotion_audio, _ = _pad([c.emotion_audio for c in clips])
+    text, text_mask = _pad([c.text for c in clips])
+    emotion = torch.tensor([c.emotion for c in clips], dtype=torch.long)
+    return Batch(rig, content, emotion_audio, text, text_mask, emotion, mask)
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over real frames only. pred/target (B, T, D) or (B, T), mask (B, T)."""
+    if pred.dim() == 2:
+        pred, target = pred.unsqueeze(-1), target.unsqueeze(-1)
+    weight = mask.unsqueeze(-1).to(pred.dtype)  # (B, T, 1)
+    return ((pred - target) ** 2 * weight).sum() / (weight.sum() * pred.shape[-1]).clamp_min(1.0)
+
+
+def sequence_cosine_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1 - cos over each flattened (T * D) sequence, as the release computes it; mean over the batch.
+
+    a, b (B, T, D); padded frames are zeroed in both so they add nothing to either norm."""
+    weight = mask.unsqueeze(-1).to(a.dtype)
+    cos = F.cosine_similarity((a * weight).flatten(1), (b * weight).flatten(1), dim=1, eps=1e-8)  # (B,)
+    return (1.0 - cos).mean()

@@ -1,0 +1,92 @@
+"""Features of every clip from the frozen backbones, computed once and cached.
+
+Backbones are frozen in every stage, so their outputs are fixed per clip: computing them once
+makes an epoch a pass over small tensors. The cache is in memory, and on disk when a folder is
+given (one safetensors file per clip, under a sub-folder named by a hash of the backbone
+settings), so ablation runs and a resumed run reuse the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..backbones import BackboneConfig, Backbones
+from ..data.emoface import Clip, EmoFaceDataset
+from .batching import ClipFeatures
+
+logger = logging.getLogger(__name__)
+
+
+def backbone_signature(cfg: BackboneConfig) -> str:
+    """Short hash of the settings that decide the cached features (not the guidance slot)."""
+    parts = {k: asdict(getattr(cfg, k)) for k in ("audio_content", "audio_emotion", "text")}
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def clip_features(clip: Clip, backbones: Backbones) -> ClipFeatures:
+    """Run the backbones on one clip; every frame-level tensor cut to the rig's length."""
+    content = backbones.audio_content.features(clip.audio)  # (T', Dc)
+    emotion_audio = backbones.audio_emotion.features(clip.audio)  # (T', De)
+    transcript = clip.transcript
+    if transcript is None and backbones.transcriber is not None:  # real EmoFace has no TXT/: transcribe, as the paper does
+        transcript = backbones.transcriber.transcribe(clip.audio).text
+    text = backbones.text.features(transcript or "")  # (L, Dt), L >= 1
+    frames = min(clip.rig.shape[0], content.shape[0], emotion_audio.shape[0])
+    return ClipFeatures(
+        name=clip.name,
+        rig=torch.as_tensor(clip.rig[:frames], dtype=torch.float32),
+        content=content[:frames].float().contiguous(),
+        emotion_audio=emotion_audio[:frames].float().contiguous(),
+        text=text.float().contiguous(),
+        emotion=clip.emotion,
+    )
+
+
+class FeatureCache:
+    """ClipFeatures by clip name, from memory, then disk, then the backbones."""
+
+    def __init__(self, backbones: Backbones, backbone_cfg: BackboneConfig, folder: Path | None = None) -> None:
+        self.backbones = backbones
+        self.folder = None if folder is None else Path(folder) / backbone_signature(backbone_cfg)
+        self._memory: dict[tuple[str, str], ClipFeatures] = {}
+
+    def _path(self, root: Path, name: str) -> Path | None:
+        if self.folder is None:
+            return None
+        # the dataset folder is part of the key: two datasets may share clip names
+        tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
+        return self.folder / tag / f"{name}.safetensors"
+
+    def get(self, dataset: EmoFaceDataset, index: int) -> ClipFeatures:
+        info = dataset.clips[index]
+        key = (str(dataset.root), info.name)
+        if key in self._memory:
+            return self._memory[key]
+        path = self._path(dataset.root, info.name)
+        if path is not None and path.is_file():
+            t = load_file(str(path))
+            feats = ClipFeatures(info.name, t["rig"], t["content"], t["emotion_audio"], t["text"], int(t["emotion"].item()))
+        else:
+            feats = clip_features(dataset[index], self.backbones)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_file({"rig": feats.rig, "content": feats.content, "emotion_audio": feats.emotion_audio,
+                           "text": feats.text, "emotion": torch.tensor([feats.emotion])}, str(path))
+        self._memory[key] = feats
+        return feats
+
+    def all(self, dataset: EmoFaceDataset, progress=None) -> list[ClipFeatures]:
+        """Features of every clip of `dataset`, in its order; `progress(i, n)` is called per clip."""
+        out = []
+        for i in range(len(dataset)):
+            out.append(self.get(dataset, i))
+            if progress is not None:
+                progress(i + 1, len(dataset))
+        return out

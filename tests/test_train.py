@@ -1,0 +1,271 @@
+"""Training stages on a tiny EmoFace-layout set made from arrays: what each stage freezes,
+that the loss falls, CSV + PNG + checkpoint outputs, resume, and the guidance stage with a
+tiny random open_clip model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from medtalk_core import checkpoint
+from medtalk_core.audio import SAMPLE_RATE, write_audio
+from medtalk_core.backbones import BackboneConfig, BackboneSpec
+from medtalk_core.data.emoface import EmoFaceDataset
+from medtalk_core.errors import MedtalkError
+from medtalk_core.model import MEDTalk, trainable_modules
+from medtalk_core.rig import EMOTIONS, NUM_CONTROLS, s_emo, s_lip
+from medtalk_core.train import TrainRecipe, Variant, train
+from medtalk_core.train.features import FeatureCache
+from medtalk_core.train.recipe import DataConfig, load_recipe
+from medtalk_core.train.trainer import Trainer, TrainData, set_stage_trainable
+
+USED_EMOTIONS = ("angry", "happy", "sad")
+TINY_MODEL = {
+    "hidden_dim": 32, "latent_dim": 16, "label_dim": 16, "content_feat_dim": 80, "emotion_feat_dim": 24,
+    "text_feat_dim": 16, "clip_dim": 32, "fusion_dim": 24, "fusion_heads": 2, "encoder": "mlp",
+    "content_frontend_layers": 1, "content_frontend_dim": 16, "emotion_frontend_layers": 1,
+}
+
+
+def _write_dataset(root: Path) -> Path:
+    """3 sentences x 3 emotions (train) + 1 sentence x 3 emotions (val); 0.4-0.6 s each.
+    Lip channels follow the sentence's audio envelope, emotion channels the label."""
+    rng = np.random.default_rng(0)
+    for d in ("WAV", "CTR", "TXT"):
+        (root / d).mkdir(parents=True)
+    lip, emo = list(s_lip())[:20], list(s_emo())[:20]
+    rows = ["name,emotion,content_id,speaker,split"]
+    for s in range(4):
+        frames = 24 + 6 * s
+        t = np.arange(frames) / 60.0
+        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * (2 + s) * t)  # (T,)
+        for e, emotion in enumerate(USED_EMOTIONS):
+            name = f"{emotion}_s{s:02d}"
+            n = int(round(frames * SAMPLE_RATE / 60))
+            tt = np.arange(n) / SAMPLE_RATE
+            env = np.interp(tt, t, envelope)
+            audio = (0.2 + 0.1 * e) * env * np.sin(2 * np.pi * (150 + 40 * e) * tt) + 0.01 * rng.standard_normal(n)
+            write_audio(root / "WAV" / f"{name}.wav", audio.astype(np.float32))
+            rig = np.zeros((frames, NUM_CONTROLS), np.float32)
+            rig[:, lip] = 0.4 * envelope[:, None]
+            rig[:, emo] += 0.3 * (e + 1) / 3 * (0.8 + 0.2 * envelope[:, None])
+            np.savetxt(root / "CTR" / f"{name}.txt", rig, delimiter=",", fmt="%.5f")
+            (root / "TXT" / f"{name}.txt").write_text(f"sentence {s} {emotion} words", encoding="utf-8")
+            rows.append(f"{name},{emotion},s{s:02d},spk,{'val' if s == 3 else 'train'}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return _write_dataset(tmp_path_factory.mktemp("tiny_set"))
+
+
+@pytest.fixture(scope="module")
+def model_yaml(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "test_tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_MODEL), encoding="utf-8")
+    return path
+
+
+def _recipe(data: Path, model_yaml: Path, **stage_epochs) -> TrainRecipe:
+    from medtalk_core.train.recipe import CrossReconConfig, OptimConfig, StageConfig
+
+    fast = OptimConfig(lr=3e-3, gamma=0.9, step_size=10)
+    return TrainRecipe(
+        data=DataConfig(root=str(data), max_frames=32),
+        model=str(model_yaml), batch_size=4, threads=1, device="cpu",
+        backbones=BackboneConfig(text=BackboneSpec("hashed", options={"dim": 16}), transcriber=BackboneSpec("none"),
+                                 guidance=BackboneSpec("none")),
+        cross_recon=CrossReconConfig(self_epochs=stage_epochs.get("self", 2), overlap_emotion_epochs=1,
+                                     overlap_content_epochs=1, cycle_epochs=1, optim=fast),
+        acm=StageConfig(epochs=stage_epochs.get("acm", 2), optim=fast),
+        fim=StageConfig(epochs=stage_epochs.get("fim", 2), optim=fast),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, model_yaml, tmp_path_factory) -> tuple[Path, TrainRecipe]:
+    """cross_recon, acm, fim run once into one folder (guidance is skipped: no CLIP backbone)."""
+    recipe = _recipe(tiny_data, model_yaml)
+    out = tmp_path_factory.mktemp("run")
+    results = train(recipe, out, stage="all")
+    assert [r.stage for r in results] == ["cross_recon", "acm", "fim"]
+    return out, recipe
+
+
+def _trainer(recipe: TrainRecipe, model: MEDTalk, out: Path, guidance=None) -> Trainer:
+    from medtalk_core.train.run import _feature_backbones
+
+    backbones = _feature_backbones(recipe, with_guidance=False)
+    dataset = EmoFaceDataset(recipe.data.root, split="train")
+    feats = FeatureCache(backbones, recipe.backbones).all(dataset)
+    data = TrainData(dataset, feats, [], guidance=guidance)
+    return Trainer(recipe, model, data, out, recipe.backbones)
+
+
+@pytest.mark.parametrize("stage,phase", [("cross_recon", "self"), ("cross_recon", "overlap_content"),
+                                         ("cross_recon", "cycle"), ("acm", "acm"), ("fim", "fim"),
+                                         ("end_to_end", "end_to_end")])
+def test_one_step_changes_only_the_stage_modules(tiny_data, model_yaml, tmp_path, stage, phase) -> None:
+    recipe = _recipe(tiny_data, model_yaml)
+    torch.manual_seed(0)
+    from medtalk_core.train.run import build_model
+
+    model = build_model(recipe)
+    trainer = _trainer(recipe, model, tmp_path)
+    names = set(set_stage_trainable(model, stage))
+    if stage != "end_to_end":
+        assert names == set(trainable_modules(stage, model))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    members, indices = trainer._make_batches(trainer._groups(phase, random.Random(0)), trainer.data.train,
+                                             random.Random(0))[0]
+    loss = trainer.loss(stage, phase, members, indices)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    after = model.state_dict()
+    for key, value in before.items():
+        module = key.split(".")[0]
+        if module in names:
+            continue
+        assert torch.equal(value, after[key]), f"{key} is frozen in {stage} but changed"
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    # every trainable module this loss reaches moved
+    expected = {"cross_recon": {"emo_encoder", "cont_encoder", "decoder"},
+                "acm": {"audio_content_map", "content_frontend"},
+                "fim": {"fusion_predictor", "emotion_embedding", "semantic_emotion_map", "emotion_frontend",
+                        "text_frontend", "audio_intensity"},
+                "end_to_end": {"audio_content_map", "content_frontend", "fusion_predictor", "emotion_embedding",
+                               "semantic_emotion_map", "decoder", "emotion_frontend", "text_frontend"}}[stage]
+    assert all(hasattr(model, n) for n in expected)
+    assert expected <= changed, f"{stage}: {expected - changed} did not train"
+
+
+def test_loss_falls_within_a_few_steps(tiny_data, model_yaml, tmp_path) -> None:
+    recipe = dataclasses.replace(_recipe(tiny_data, model_yaml), batch_size=9)
+    torch.manual_seed(0)
+    from medtalk_core.train.run import build_model
+
+    model = build_model(recipe)
+    trainer = _trainer(recipe, model, tmp_path)
+    set_stage_trainable(model, "cross_recon")
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    rng = random.Random(0)
+    batch = trainer._make_batches(trainer._groups("self", rng), trainer.data.train, rng)[0]
+    losses = []
+    for _ in range(15):
+        loss = trainer.loss("cross_recon", "self", *batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_all_stages_write_checkpoint_csv_and_png(trained) -> None:
+    out, recipe = trained
+    for stage in ("cross_recon", "acm", "fim"):
+        folder = out / stage
+        rows = (folder / "loss.csv").read_text().strip().splitlines()
+        assert rows[0].startswith("epoch,phase,lr,train_loss,val_loss")
+        epochs = {"cross_recon": 5, "acm": 2, "fim": 2}[stage]
+        assert len(rows) == 1 + epochs
+        assert (folder / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        loaded = checkpoint.load(folder)
+        assert loaded.stage == stage and loaded.step > 0
+    phases = [line.split(",")[1] for line in (out / "cross_recon" / "loss.csv").read_text().splitlines()[1:]]
+    assert phases == ["self", "self", "overlap_emotion", "overlap_content", "cycle"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["stage"] for s in summary] == ["cross_recon", "acm", "fim"]
+    assert not (out / "resume" / "state.json").exists()
+
+
+def test_stages_build_on_each_other(trained) -> None:
+    """acm must leave the cross_recon modules as they were; fim leaves acm's."""
+    out, _ = trained
+    cross = checkpoint.load(out / "cross_recon").model.state_dict()
+    acm = checkpoint.load(out / "acm").model.state_dict()
+    fim = checkpoint.load(out / "fim").model.state_dict()
+    for key in cross:
+        if key.startswith(("emo_encoder", "cont_encoder", "decoder")):
+            assert torch.equal(cross[key], acm[key]) and torch.equal(acm[key], fim[key])
+        if key.startswith(("audio_content_map", "content_frontend")):
+            assert torch.equal(acm[key], fim[key])
+            assert not torch.equal(cross[key], acm[key]) or "bias" in key
+
+
+def test_earlier_outputs_are_never_overwritten(trained) -> None:
+    out, recipe = trained
+    with pytest.raises(MedtalkError, match="already holds"):
+        train(recipe, out, stage="acm")
+    assert train(recipe, out, stage="acm", resume=True) == []  # done: skipped, nothing rewritten
+
+
+def test_stage_without_its_predecessor_is_refused(tiny_data, model_yaml, tmp_path) -> None:
+    with pytest.raises(MedtalkError, match="builds on the earlier stages"):
+        train(_recipe(tiny_data, model_yaml), tmp_path / "fresh", stage="fim")
+
+
+def test_interrupt_saves_state_and_resume_finishes(tiny_data, model_yaml, tmp_path, monkeypatch) -> None:
+    recipe = _recipe(tiny_data, model_yaml, self=3)
+    out = tmp_path / "run"
+    from medtalk_core.train import trainer as trainer_module
+
+    calls = {"n": 0}
+    real = trainer_module.Trainer.validate
+
+    def interrupting_validate(self, stage, phase):
+        calls["n"] += 1
+        if calls["n"] == 2:  # Ctrl-C during the second epoch's validation
+            raise KeyboardInterrupt
+        return real(self, stage, phase)
+
+    monkeypatch.setattr(trainer_module.Trainer, "validate", interrupting_validate)
+    with pytest.raises(trainer_module.StageInterrupted, match="--resume"):
+        train(recipe, out, stage="cross_recon")
+    state = json.loads((out / "resume" / "state.json").read_text())
+    assert state["stage"] == "cross_recon" and state["epochs_done"] == 1
+    assert not (out / "cross_recon" / "config.json").exists()
+    monkeypatch.setattr(trainer_module.Trainer, "validate", real)
+    train(recipe, out, stage="cross_recon", resume=True)
+    rows = (out / "cross_recon" / "loss.csv").read_text().strip().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert checkpoint.load(out / "cross_recon").stage == "cross_recon"
+
+
+def test_recipes_in_configs_load_and_reject_unknown_keys(tmp_path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("synthetic", "emoface"):
+        recipe = load_recipe(repo / "configs" / "train" / f"{name}.yaml")
+        assert recipe.cross_recon.optim.lr == pytest.approx(1e-4)
+        assert recipe.fim.optim.gamma == pytest.approx(0.9)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  root: x\n  max_frame: 10\n", encoding="utf-8")
+    with pytest.raises(MedtalkError, match="unknown config key: data.max_frame"):
+        load_recipe(bad)
+
+
+def test_variant_static_intensity_ignores_the_intensity_heads(tiny_data, model_yaml, tmp_path) -> None:
+    from medtalk_core.train.losses import emotion_path
+    from medtalk_core.train.run import build_model
+
+    recipe = _recipe(tiny_data, model_yaml)
+    model = build_model(recipe).eval()
+    trainer = _trainer(recipe, model, tmp_path)
+    rng = random.Random(0)
+    (batch,), _ = trainer._make_batches(trainer._groups("fim", rng), trainer.data.train, rng)[0]
+    g = model.guidance_from_label(batch.emotion)
+    static = emotion_path(model, batch, g, Variant(dynamic_intensity=False))
+    assert torch.allclose(static[:, 0], static[:, -1])  # the same emotion embedding in every frame
+    dynamic = emotion_path(model, batch, g, Variant())
+    assert not torch.allclose(dynamic[:, 0], dynamic[:, 1])
