@@ -22,6 +22,7 @@ N_FFT = 1024
 F0_MIN, F0_MAX = 60.0, 400.0
 VOICING_THRESHOLD = 0.45  # normalised autocorrelation peak above which a frame counts as voiced
 NUM_BASE = 12
+OCTAVE_TOLERANCE = 0.9  # a shorter lag wins if its correlation is within 10 % of the best
 
 
 def _autocorr_pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +35,13 @@ def _autocorr_pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     energy = ac[:, :1] + 1e-10
     lo, hi = int(SAMPLE_RATE / F0_MAX), int(SAMPLE_RATE / F0_MIN)
     seg = ac[:, lo:hi] / energy  # (T, hi - lo)
-    lag = np.argmax(seg, axis=1)  # (T,)
+    # every multiple of the period correlates as well as the period itself: take the first
+    # local maximum within 10 % of the best one, which avoids octave-down errors
+    best = seg.max(axis=1, keepdims=True)
+    local_max = np.zeros_like(seg, dtype=bool)
+    local_max[:, 1:-1] = (seg[:, 1:-1] >= seg[:, :-2]) & (seg[:, 1:-1] >= seg[:, 2:])
+    candidates = local_max & (seg >= OCTAVE_TOLERANCE * best)
+    lag = np.where(candidates.any(axis=1), np.argmax(candidates, axis=1), np.argmax(seg, axis=1))  # (T,)
     peak = seg[np.arange(seg.shape[0]), lag]
     # parabolic interpolation of the peak for sub-sample lag
     left = seg[np.arange(seg.shape[0]), np.maximum(lag - 1, 0)]
