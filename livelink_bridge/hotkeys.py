@@ -1,0 +1,113 @@
+"""Terminal hotkeys (only when stdin is a terminal): 1-7 emotions, +/- intensity, m mute,
+t type a description, q quit. They feed the same GuidanceState as the OSC control server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import sys
+import threading
+from typing import Callable, TextIO
+
+from medtalk_core.errors import MedtalkError
+from medtalk_core.rig import EMOTIONS
+
+from .control import GuidanceState
+
+logger = logging.getLogger(__name__)
+
+INTENSITY_STEP = 0.1
+HELP = ("keys: " + " ".join(f"{i + 1}={name}" for i, name in enumerate(EMOTIONS))
+        + "  +/- intensity  m mute  t describe  q quit")
+
+
+class Hotkeys:
+    """Reads single key presses on a thread; `on_quit` is called for q (and Ctrl-D)."""
+
+    def __init__(self, state: GuidanceState, on_quit: Callable[[], None], stream: TextIO | None = None) -> None:
+        self.state = state
+        self.on_quit = on_quit
+        self.stream = stream or sys.stdin
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._saved: list | None = None
+
+    @staticmethod
+    def available(stream: TextIO | None = None) -> bool:
+        stream = stream or sys.stdin
+        try:
+            return stream.isatty() and os.name == "posix"
+        except (AttributeError, ValueError):
+            return False
+
+    def start(self) -> "Hotkeys":
+        import termios
+        import tty
+
+        fd = self.stream.fileno()
+        self._saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd)  # keys arrive one by one, Ctrl-C still raises SIGINT
+        self._thread = threading.Thread(target=self._loop, name="medtalk-hotkeys", daemon=True)
+        self._thread.start()
+        logger.info(HELP)
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
+
+    def _loop(self) -> None:
+        fd = self.stream.fileno()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            key = os.read(fd, 1).decode("utf-8", errors="ignore")
+            if key == "":  # end of input
+                self.on_quit()
+                return
+            try:
+                self.handle(key)
+            except MedtalkError as exc:
+                logger.warning("hotkey %r: %s", key, exc)
+
+    def handle(self, key: str) -> None:
+        """Apply one key press to the guidance state."""
+        if key and key in "1234567":
+            self.state.set_emotion(int(key) - 1)
+        elif key in ("+", "="):
+            self.state.nudge_intensity(INTENSITY_STEP)
+        elif key in ("-", "_"):
+            self.state.nudge_intensity(-INTENSITY_STEP)
+        elif key in ("m", "M"):
+            self.state.toggle_mute()
+        elif key in ("t", "T"):
+            self._describe()
+        elif key in ("q", "Q", "\x04"):
+            self.on_quit()
+        elif key in ("h", "?"):
+            logger.info(HELP)
+
+    def _describe(self) -> None:
+        """Back to line mode for one line of text: the description of an expression."""
+        import tty
+
+        self._restore()
+        try:
+            sys.stdout.write("\ndescribe the expression: ")
+            sys.stdout.flush()
+            line = self.stream.readline()
+        finally:
+            tty.setcbreak(self.stream.fileno())
+        if line.strip():
+            self.state.set_text(line.strip())
