@@ -1,0 +1,188 @@
+"""Phonemes -> lip, jaw, teeth and tongue controller curves, with coarticulation.
+
+Each phoneme (an IPA name from espeak-ng) gives viseme targets on a few articulatory controls
+plus a dominance per control (Cohen & Massaro's dominance model): a bilabial must close the
+lips, so it dominates lipsTogether strongly; it has no say over lip rounding, so the rounding
+of the neighbouring vowels carries through it ("two" rounds its t). At each frame a control is
+the dominance-weighted mean of the nearby targets. Diphthongs and r-coloured vowels are split
+into two halves with their own targets. Values are calibrated on the real EmoFace sample
+(jaw opening up to about 0.45, purse up to about 0.95, lipsTogether up to about 0.75).
+Only rigmap.articulatory_rows() are written, so the curves carry no emotion at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio import FPS
+from .. import rig
+from .rigmap import rows
+
+VOWEL_OPENING = 1.35  # the blend with consonants lowers vowel peaks; this brings them to the real range
+
+
+def _vowel(jaw: float, lld: float, purse: float = 0.0, towards: float = 0.0, funnel: float = 0.0,
+           tighten: float = 0.0, suck: float = 0.0) -> dict[str, float]:
+    # Unrounded vowels state purse = 0 explicitly so that they pull rounding back out.
+    return {"jaw-translateY": jaw * VOWEL_OPENING, "mouth_lowerLipDepress": lld * VOWEL_OPENING, "mouth_purseD": purse, "mouth_purseU": purse,
+            "mouth_towardsD": towards, "mouth_towardsU": towards, "mouth_funnelD": funnel,
+            "mouth_funnelU": funnel, "mouth_tightenD": tighten, "mouth_tightenU": tighten,
+            "mouth_suckBlow": suck, "mouth_thicknessD": purse * 0.25, "mouth_thicknessU": purse * 0.2}
+
+
+VOWELS: dict[str, dict[str, float]] = {
+    "i": _vowel(0.10, 0.12, tighten=0.15), "ɪ": _vowel(0.13, 0.14, tighten=0.10),
+    "ᵻ": _vowel(0.13, 0.14, tighten=0.08), "e": _vowel(0.20, 0.20, tighten=0.10),
+    "ɛ": _vowel(0.28, 0.26), "æ": _vowel(0.38, 0.36, tighten=0.05), "a": _vowel(0.42, 0.38),
+    "ɑ": _vowel(0.44, 0.40), "ɒ": _vowel(0.42, 0.34, purse=0.2, towards=0.15),
+    "ʌ": _vowel(0.30, 0.26), "ɐ": _vowel(0.30, 0.25), "ə": _vowel(0.18, 0.15),
+    "ɚ": _vowel(0.17, 0.12, purse=0.25, towards=0.25, funnel=0.2),
+    "ɜ": _vowel(0.20, 0.14, purse=0.22, towards=0.22, funnel=0.2),
+    "ɔ": _vowel(0.35, 0.25, purse=0.45, towards=0.40, funnel=0.35),
+    "o": _vowel(0.25, 0.18, purse=0.55, towards=0.50, funnel=0.40),
+    "ʊ": _vowel(0.15, 0.10, purse=0.55, towards=0.55, funnel=0.35, suck=-0.15),
+    "u": _vowel(0.10, 0.08, purse=0.80, towards=0.70, funnel=0.30, suck=-0.30),
+}
+VOWEL_CHARS = frozenset(VOWELS)
+
+_BILABIAL = {"mouth_lipsTogetherD": 0.70, "mouth_lipsTogetherU": 0.35, "mouth_pressD": 0.20,
+             "mouth_pressU": 0.18, "mouth_stickyOuterD": 0.50, "mouth_stickyOuterU": 0.45,
+             "mouth_stickyInnerD": 0.30, "mouth_stickyInnerU": 0.20, "mouth_lipSticky": 0.20,
+             "mouth_stickyD": 0.25, "mouth_stickyU": 0.15, "jaw-translateY": 0.03,
+             "mouth_lowerLipDepress": 0.0}
+_ALVEOLAR = {"tongue_tip-translateY": 0.25, "tongue-translateY": 0.15, "jaw-translateY": 0.08,
+             "mouth_lowerLipDepress": 0.08}
+_POSTALVEOLAR = {"mouth_funnelD": 0.45, "mouth_funnelU": 0.45, "mouth_towardsD": 0.45,
+                 "mouth_towardsU": 0.45, "mouth_purseD": 0.2, "mouth_purseU": 0.2,
+                 "jaw-translateY": 0.07, "mouth_lowerLipDepress": 0.15, "tongue-translateY": 0.2}
+_VELAR = {"tongue-translateY": 0.25, "tongue_press": 0.2, "jaw-translateY": 0.12,
+          "mouth_lowerLipDepress": 0.10}
+
+# consonant -> (targets, dominance of those targets)
+CONSONANTS: dict[str, tuple[dict[str, float], float]] = {
+    "p": ({**_BILABIAL, "jaw_chinCompress": 0.15}, 4.0),
+    "b": ({**_BILABIAL, "jaw_chinCompress": 0.12}, 4.0),
+    "m": ({**_BILABIAL, "jaw_ChinRaiseD": 0.04, "jaw_ChinRaiseU": 0.03}, 4.0),
+    "f": ({"mouth_lipBiteD": 0.55, "mouth_lipBiteU": 0.05, "jaw-translateY": 0.06,
+           "mouth_lowerLipDepress": 0.0, "jaw_fwdBack": -0.1}, 3.0),
+    "v": ({"mouth_lipBiteD": 0.50, "mouth_lipBiteU": 0.05, "jaw-translateY": 0.06,
+           "mouth_lowerLipDepress": 0.0, "jaw_fwdBack": -0.1}, 3.0),
+    "θ": ({"tongue_inOut": 0.35, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
+           "mouth_lowerLipDepress": 0.10}, 1.5),
+    "ð": ({"tongue_inOut": 0.30, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
+           "mouth_lowerLipDepress": 0.10}, 1.5),
+    "t": (_ALVEOLAR, 1.2), "d": (_ALVEOLAR, 1.2), "n": (_ALVEOLAR, 1.0), "ɾ": (_ALVEOLAR, 0.8),
+    "s": ({"jaw-translateY": 0.05, "mouth_lowerLipDepress": 0.12, "mouth_tightenD": 0.15,
+           "mouth_tightenU": 0.15, "tongue_tip-translateY": 0.15, "jaw_fwdBack": 0.05}, 1.5),
+    "z": ({"jaw-translateY": 0.05, "mouth_lowerLipDepress": 0.12, "mouth_tightenD": 0.12,
+           "mouth_tightenU": 0.12, "tongue_tip-translateY": 0.15, "jaw_fwdBack": 0.05}, 1.5),
+    "ʃ": (_POSTALVEOLAR, 1.5), "ʒ": (_POSTALVEOLAR, 1.5),
+    "l": ({"tongue_press": 0.50, "tongue_tip-translateY": 0.25, "jaw-translateY": 0.12,
+           "mouth_lowerLipDepress": 0.10}, 1.0),
+    "k": (_VELAR, 0.8), "ɡ": (_VELAR, 0.8), "g": (_VELAR, 0.8), "ŋ": (_VELAR, 0.8), "x": (_VELAR, 0.8),
+    "ɹ": ({"mouth_purseD": 0.30, "mouth_purseU": 0.30, "mouth_towardsD": 0.30, "mouth_towardsU": 0.30,
+           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.10,
+           "mouth_lowerLipDepress": 0.05, "tongue-translateY": 0.10}, 1.0),
+    "w": ({"mouth_purseD": 0.85, "mouth_purseU": 0.85, "mouth_towardsD": 0.75, "mouth_towardsU": 0.75,
+           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.06,
+           "mouth_suckBlow": -0.25}, 2.0),
+    "j": ({"jaw-translateY": 0.08, "mouth_tightenD": 0.12, "mouth_tightenU": 0.12,
+           "tongue-translateY": 0.20, "mouth_purseD": 0.0, "mouth_purseU": 0.0}, 1.0),
+    "h": ({}, 0.0),  # takes the shape of the following vowel
+    "ʔ": ({}, 0.0),
+}
+_AFFRICATES = {"tʃ": "ʃ", "dʒ": "ʒ"}
+VOWEL_DOMINANCE = 1.0
+CONSONANT_JAW_DOMINANCE = 0.4  # consonants only partly close the jaw: vowels keep most of their opening
+SILENCE_DOMINANCE = 0.8
+REST_DOMINANCE = 1e-3  # far from any phoneme, every control returns to 0
+SPREAD_S = 0.035  # how far (s) a phoneme's dominance reaches beyond half its duration
+SHAPE_POWER = 1.5  # exponent of the dominance fall-off
+
+KEYS: tuple[str, ...] = tuple(sorted(
+    {k for targets in VOWELS.values() for k in targets}
+    | {k for targets, _ in CONSONANTS.values() for k in targets}
+))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One articulatory target held over [start, end) seconds."""
+
+    symbol: str  # "" for silence
+    start: float
+    end: float
+    is_vowel: bool
+
+    @property
+    def centre(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+def _units(name: str) -> list[str]:
+    """Split an espeak IPA phoneme name into viseme units: 'aɪ' -> ['a', 'ɪ'], 'ɑːɹ' -> ['ɑ', 'ɹ']."""
+    name = name.replace("ː", "").replace("ˈ", "").replace("ˌ", "")
+    if name in _AFFRICATES:
+        return [_AFFRICATES[name]]
+    units = [c for c in name if c in VOWEL_CHARS or c in CONSONANTS]
+    return units
+
+
+def segments(phonemes: tuple[tuple[str, float], ...], end_s: float) -> list[Segment]:
+    """Timed phoneme events (name, start s) -> viseme segments covering [first start, end_s]."""
+    out: list[Segment] = []
+    if phonemes and phonemes[0][1] > 0:
+        out.append(Segment("", 0.0, phonemes[0][1], False))  # the mouth rests before speech starts
+    for k, (name, start) in enumerate(phonemes):
+        stop = phonemes[k + 1][1] if k + 1 < len(phonemes) else end_s
+        if stop <= start:
+            continue
+        units = _units(name) if name else [""]
+        if not units:
+            continue  # an unknown symbol: its neighbours' dominance covers it
+        step = (stop - start) / len(units)
+        for j, unit in enumerate(units):
+            out.append(Segment(unit, start + j * step, start + (j + 1) * step, unit in VOWEL_CHARS))
+    return out
+
+
+def _targets(seg: Segment) -> tuple[dict[str, float], dict[str, float]]:
+    """(targets, dominance per key) of one segment."""
+    if seg.symbol == "":
+        return {k: 0.0 for k in KEYS}, {k: SILENCE_DOMINANCE for k in KEYS}
+    if seg.is_vowel:
+        t = VOWELS[seg.symbol]
+        return t, {k: VOWEL_DOMINANCE for k in t}
+    t, alpha = CONSONANTS[seg.symbol]
+    dom = {k: alpha for k in t}
+    if "jaw-translateY" in dom:
+        dom["jaw-translateY"] = min(alpha, CONSONANT_JAW_DOMINANCE) if alpha < 3.0 else alpha
+    return t, dom
+
+
+def articulate(segs: list[Segment], num_frames: int) -> np.ndarray:
+    """Viseme segments -> (num_frames, 174) float32 with only the articulatory rows set."""
+    out = np.zeros((num_frames, rig.NUM_CONTROLS), np.float32)
+    if not segs or num_frames == 0:
+        return out
+    t = np.arange(num_frames) / FPS  # (T,) frame times, s
+    centres = np.array([s.centre for s in segs])  # (S,)
+    widths = np.array([0.5 * (s.end - s.start) + SPREAD_S for s in segs])  # (S,)
+    shape = np.exp(-(np.abs(t[None, :] - centres[:, None]) / widths[:, None]) ** SHAPE_POWER)  # (S, T)
+    target = np.zeros((len(segs), len(KEYS)))  # (S, K)
+    alpha = np.zeros((len(segs), len(KEYS)))  # (S, K)
+    col = {k: j for j, k in enumerate(KEYS)}
+    for i, seg in enumerate(segs):
+        tg, dom = _targets(seg)
+        for k, v in tg.items():
+            target[i, col[k]] = v
+            alpha[i, col[k]] = dom[k]
+    num = shape.T @ (alpha * target)  # (T, K)
+    den = shape.T @ alpha + REST_DOMINANCE  # (T, K)
+    values = num / den  # (T, K)
+    for k, j in col.items():
+        for r in rows(k):
+            out[:, r] = values[:, j]
+    return rig.clamp(out)
