@@ -202,7 +202,8 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, f
                 table = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2)
             if table.shape[0] == 0:
                 return np.zeros((0, rig.NUM_CONTROLS), np.float32), float(FPS)
-            fps = 1.0 / float(np.median(np.diff(table[:, 0]))) if table.shape[0] > 1 else float(FPS)
+            span = float(table[-1, 0] - table[0, 0])  # times have 6 decimals: use the whole span
+            fps = (table.shape[0] - 1) / span if table.shape[0] > 1 and span > 0 else float(FPS)
             return table[:, 1:].astype(np.float32), float(round(fps, 3))
         if suffix == ".txt":
             frames = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
