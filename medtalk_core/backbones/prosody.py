@@ -41,8 +41,9 @@ def _autocorr_pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     local_max = np.zeros_like(seg, dtype=bool)
     local_max[:, 1:-1] = (seg[:, 1:-1] >= seg[:, :-2]) & (seg[:, 1:-1] >= seg[:, 2:])
     candidates = local_max & (seg >= OCTAVE_TOLERANCE * best)
-    lag = np.where(candidates.any(axis=1), np.argmax(candidates, axis=1), np.argmax(seg, axis=1))  # (T,)
-    peak = seg[np.arange(seg.shape[0]), lag]
+    periodic = candidates.any(axis=1)  # no peak inside the pitch range: not voiced speech
+    lag = np.where(periodic, np.argmax(candidates, axis=1), np.argmax(seg, axis=1))  # (T,)
+    peak = np.where(periodic, seg[np.arange(seg.shape[0]), lag], 0.0)
     # parabolic interpolation of the peak for sub-sample lag
     left = seg[np.arange(seg.shape[0]), np.maximum(lag - 1, 0)]
     right = seg[np.arange(seg.shape[0]), np.minimum(lag + 1, seg.shape[1] - 1)]
