@@ -141,7 +141,11 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Checkpoi
     backbone_cfg = from_mapping(BackboneConfig, config.get("backbones"), where="backbones")
     weights = read_state_dict(folder / WEIGHTS_NAME)
     model = MEDTalk(model_cfg)
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:  # shapes that disagree with the config
+        raise CheckpointError(f"weights in {folder} do not fit the model its config describes: "
+                              f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
     if missing or unexpected:
         raise CheckpointError(
             f"weights in {folder} do not fit the model its config describes: "
