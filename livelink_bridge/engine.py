@@ -179,10 +179,11 @@ class StreamingEngine:
             return self._g_to
         return torch.stack([self._guidance_at(f) for f in range(first, end)])  # (T, D)
 
-    def _transcript_for(self, first: int, end: int) -> str | None:
+    def _transcript_for(self, first: int, end: int) -> str:
+        """Text of the segments overlapping [first, end); "" (the audio-only head, never the
+        animator's own transcriber, which would be far too slow to run every hop) when none."""
         self._transcripts = [t for t in self._transcripts if t.end_frame > first - self.window]
-        overlapping = [t.text for t in self._transcripts if t.start_frame < end and t.end_frame > first]
-        return " ".join(overlapping) if overlapping else None
+        return " ".join(t.text for t in self._transcripts if t.start_frame < end and t.end_frame > first)
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) from the ring buffer; zeros past the end of the audio."""

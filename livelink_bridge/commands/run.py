@@ -1,0 +1,119 @@
+"""`medtalk run`: the live daemon (microphone or file in, MetaHuman animation out)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+from typing import Any
+
+from medtalk_core.errors import MedtalkError
+from medtalk_core.rig import emotion_id
+
+NAME = "run"
+HELP = "stream live: microphone or audio file in, MetaHuman face animation out (OSC / Live Link Face)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="YAML", help="daemon config (default: built-in defaults, "
+                        "the same as configs/default.yaml)")
+    parser.add_argument("--source", metavar="mic|file:PATH|example",
+                        help="audio input: the microphone, an audio file, or the packaged English example")
+    parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone by name or index (see `medtalk devices`)")
+    parser.add_argument("--emotion", metavar="LABEL", help="emotion at start (angry, disgust, fear, happy, neutral, sad, surprised or 0-6)")
+    parser.add_argument("--osc", metavar="HOST:PORT|off", help="OSC frames to our Unreal plugin (default 127.0.0.1:9000)")
+    parser.add_argument("--curve-set", choices=("board", "expressions"),
+                        help="OSC curves: the 174 board controls or the derived CTRL_expressions_* curves")
+    parser.add_argument("--livelink-face", metavar="HOST:PORT", help="also send Live Link Face (ARKit) packets, e.g. 127.0.0.1:11111")
+    parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
+    parser.add_argument("--record", metavar="DIR", help="record every sent frame to DIR (CSV + the release's txt)")
+    parser.add_argument("--checkpoint", metavar="DIR", help="model checkpoint folder (default: the shipped model)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", dest="realtime", action="store_true", default=None,
+                      help="pace a file source in real time (the default)")
+    pace.add_argument("--fast", dest="realtime", action="store_false",
+                      help="stream a file source as fast as possible (no output clock)")
+    parser.add_argument("--loop", action="store_true", default=None, help="start a file source over at its end")
+
+
+def parse_address(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise MedtalkError(f"{flag} takes HOST:PORT (e.g. 127.0.0.1:9000), got {text!r}")
+    return host, int(port)
+
+
+def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
+    """Config + command-line flags -> config; conflicting flags raise MedtalkError."""
+    rep = dataclasses.replace
+    src = cfg.source
+    if args.source is not None:
+        if args.source == "mic":
+            src = rep(src, kind="mic", path=None)
+        elif args.source == "example":
+            src = rep(src, kind="example", path=None)
+        elif args.source.startswith("file:") and len(args.source) > 5:
+            src = rep(src, kind="file", path=args.source[5:])
+        else:
+            raise MedtalkError(f"--source takes mic, example or file:PATH, got {args.source!r}")
+    if args.input_device is not None:
+        src = rep(src, input_device=args.input_device)
+    if args.realtime is not None:
+        src = rep(src, realtime=args.realtime)
+    if args.loop:
+        src = rep(src, loop=True)
+    if src.kind == "mic":
+        if args.realtime is False:
+            raise MedtalkError("--fast needs a file source: a microphone is real time by nature")
+        if args.loop:
+            raise MedtalkError("--loop needs a file source")
+    elif args.input_device is not None:
+        raise MedtalkError("--input-device only applies to --source mic")
+    if src.loop and not src.realtime:
+        raise MedtalkError("--loop with --fast would never end; use --realtime with --loop")
+
+    t = cfg.transports
+    if args.osc is not None:
+        if args.osc == "off":
+            t = rep(t, osc=rep(t.osc, enabled=False))
+        else:
+            host, port = parse_address(args.osc, "--osc")
+            t = rep(t, osc=rep(t.osc, enabled=True, host=host, port=port))
+    if args.curve_set is not None:
+        t = rep(t, osc=rep(t.osc, curve_set=args.curve_set))
+    if args.livelink_face is not None:
+        host, port = parse_address(args.livelink_face, "--livelink-face")
+        t = rep(t, livelink_face=rep(t.livelink_face, enabled=True, host=host, port=port))
+    if args.record is not None:
+        t = rep(t, recorder=rep(t.recorder, enabled=True, directory=args.record))
+
+    c = cfg.control
+    if args.control is not None:
+        if args.control == "off":
+            c = rep(c, enabled=False)
+        else:
+            host, port = parse_address(args.control, "--control")
+            c = rep(c, enabled=True, host=host, port=port)
+    if args.emotion is not None:
+        emotion_id(args.emotion)  # one clear error for an unknown label, before any model loads
+        c = rep(c, emotion=args.emotion)
+    model = cfg.model if args.checkpoint is None else rep(cfg.model, checkpoint=args.checkpoint)
+    return rep(cfg, source=src, transports=t, control=c, model=model)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..daemon import Daemon
+    from ..daemon_config import load_daemon_config, validate
+
+    cfg = validate(apply_flags(load_daemon_config(args.config), args))
+    daemon = Daemon(cfg)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: daemon.stop())  # clean stop: recorder flushed, sockets closed
+    try:
+        daemon.start()
+        return daemon.run()
+    finally:
+        daemon.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

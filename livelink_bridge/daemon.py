@@ -1,0 +1,235 @@
+"""The live daemon: owns the audio source, the streaming engine, the output clock, the
+transports, the control server, hotkeys, the transcription worker and the status line, and
+closes them all in one `close()`.
+
+One thread (the caller's) runs the loop: read audio -> engine -> clock -> transports. The audio
+callback, the control server, the hotkeys and the transcriber each have their own thread and
+talk to the loop only through queues and the GuidanceState.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from medtalk_core.audio import SAMPLE_RATE
+
+from .clock import FrameClock
+from .control import ControlServer, GuidanceState
+from .daemon_config import DaemonConfig
+from .engine import StreamingEngine
+from .frames import RigFrame
+from .hotkeys import Hotkeys
+from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
+from .status import StatusLine, StreamStats
+from .transcribe_worker import SpeechSegmenter, TranscribeWorker
+
+logger = logging.getLogger(__name__)
+
+_MAX_WAIT_S = 0.02  # longest the loop sleeps waiting for audio, so sends stay on time
+
+
+def build_source(cfg: DaemonConfig) -> AudioSource:
+    s = cfg.source
+    if s.kind == "mic":
+        return MicSource(s.input_device, chunk_ms=s.chunk_ms, queue_blocks=s.queue_blocks)
+    path = example_path() if s.kind == "example" else s.path
+    return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms)
+
+
+def build_transports(cfg: DaemonConfig) -> list[Any]:
+    t = cfg.transports
+    out: list[Any] = []
+    if t.osc.enabled:
+        from .transports.osc_frames import OscFrameTransport
+
+        out.append(OscFrameTransport(t.osc.host, t.osc.port, subject=t.osc.subject, curve_set=t.osc.curve_set))
+    if t.livelink_face.enabled:
+        from .transports.livelink_face import LiveLinkFaceTransport
+
+        lf = t.livelink_face
+        out.append(LiveLinkFaceTransport(lf.host, lf.port, subject=lf.subject, device_id=lf.device_id))
+    if t.recorder.enabled:
+        from .transports.recorder import RecorderTransport
+
+        out.append(RecorderTransport(t.recorder.directory))
+    return out
+
+
+def load_animator(cfg: DaemonConfig) -> Any:
+    from medtalk_core.inference import Animator
+
+    return Animator.from_checkpoint(cfg.model.checkpoint, cfg.model.device)
+
+
+class Daemon:
+    """`start()` loads and opens everything, `run()` streams until stopped or the file ends,
+    `stop()` (any thread, signal handlers included) asks the loop to end, `close()` releases all."""
+
+    def __init__(self, cfg: DaemonConfig, animator: Any = None, source: AudioSource | None = None,
+                 transports: list[Any] | None = None) -> None:
+        self.cfg = cfg
+        self.animator = animator
+        self.source = source
+        self.transports = transports
+        self.stats = StreamStats()
+        self._stop = threading.Event()
+        self.engine: StreamingEngine | None = None
+        self.clock: FrameClock | None = None
+        self.state: GuidanceState | None = None
+        self.control: ControlServer | None = None
+        self.hotkeys: Hotkeys | None = None
+        self.worker: TranscribeWorker | None = None
+        self.segmenter: SpeechSegmenter | None = None
+        self.status: StatusLine | None = None
+        self._guidance_version = -1
+        self._send_errors = 0
+
+    @property
+    def realtime(self) -> bool:
+        return self.cfg.source.kind == "mic" or self.cfg.source.realtime
+
+    # --- lifecycle ---
+    def start(self) -> "Daemon":
+        cfg = self.cfg
+        if self.animator is None:
+            self.animator = load_animator(cfg)
+        self.animator.warmup()
+        c = cfg.control
+        self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
+        snap = self.state.snapshot()
+        self._guidance_version = snap.version
+        self.engine = StreamingEngine(self.animator, cfg.engine, guidance=snap.feature, catch_up=self.realtime)
+        # One run at the engine's own window size, so the first real hop is not the slow one.
+        self.animator.animate(np.zeros(int(cfg.engine.window_s * SAMPLE_RATE), np.float32), snap.feature,
+                              transcript="")
+        if self.realtime:
+            self.clock = FrameClock(cfg.clock.playout_delay_ms / 1000.0, cfg.clock.max_hold_frames)
+        if self.transports is None:
+            self.transports = build_transports(cfg)
+        if not self.transports:
+            logger.warning("no transport enabled: frames are computed but go nowhere")
+        for t in self.transports:
+            t.open()
+        if cfg.model.transcribe and self.animator.transcriber is not None:
+            self.segmenter = SpeechSegmenter()
+            self.worker = TranscribeWorker(self.animator.transcriber).start()
+        if c.enabled:
+            self.control = ControlServer(self.state, c.host, c.port, c.max_messages_per_s, c.burst,
+                                         status=lambda: self.stats.as_dict()).start()
+        if c.hotkeys and Hotkeys.available():
+            self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
+        if self.source is None:
+            self.source = build_source(cfg)
+        self.stats.source = cfg.source.kind if cfg.source.kind != "file" else f"file:{cfg.source.path}"
+        self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
+        self.source.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release everything, newest first; safe to call twice and after a failed start."""
+        for name in ("status", "hotkeys", "control", "worker"):
+            part = getattr(self, name)
+            if part is not None:
+                part.close()
+                setattr(self, name, None)
+        if self.source is not None:
+            self.source.close()
+        for t in self.transports or []:
+            t.close()
+        self.transports = []
+        if self.stats.frames_sent:
+            logger.info("stopped: %d frames sent, %d late, latency p50 %s ms, p95 %s ms",
+                        self.stats.frames_sent, self.stats.late_frames,
+                        _fmt(self.stats.latency_ms(50)), _fmt(self.stats.latency_ms(95)))
+
+    def __enter__(self) -> "Daemon":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the loop ---
+    def run(self) -> int:
+        """Stream until `stop()`, or (file without loop) until the last frame is sent. Returns 0."""
+        if self.engine is None:
+            raise RuntimeError("Daemon.run() before start()")
+        finished = False
+        while not self._stop.is_set():
+            if self.clock is not None:
+                deadline = self.clock.deadline()
+                wait = _MAX_WAIT_S if deadline is None else min(_MAX_WAIT_S, max(0.0, deadline - time.time()))
+            else:
+                wait = 0.0
+            if not finished:
+                self._feed(self.source.read(wait))
+                self._poll_control()
+                self._deliver(self.engine.process())
+                if self.source.exhausted:
+                    self._deliver(self.engine.finish())
+                    finished = True
+                    if self.clock is not None:
+                        self.clock.drain()
+            elif self.clock is not None:
+                time.sleep(wait)
+            if self.clock is not None:
+                self._send(self.clock.due(time.time()))
+                self.stats.late_frames = self.clock.late_frames
+                self.stats.dropped_frames = self.clock.dropped_frames
+            self.status.update(time.time())
+            if finished and (self.clock is None or self.clock.pending == 0):
+                break
+        return 0
+
+    def _feed(self, chunks: list[AudioChunk]) -> None:
+        muted = self.state.snapshot().muted
+        for chunk in chunks:
+            samples = np.zeros_like(chunk.samples) if muted else chunk.samples
+            if self.segmenter is not None:
+                for segment in self.segmenter.feed(samples):
+                    self.worker.submit(segment)
+            self.engine.insert_audio(samples, chunk.capture_time)
+        self.stats.input_level_db = self.source.level_db
+        self.stats.overflows = self.source.overflows
+
+    def _poll_control(self) -> None:
+        snap = self.state.snapshot()
+        if snap.version != self._guidance_version:
+            self._guidance_version = snap.version
+            self.engine.set_guidance(snap.feature)
+        if self.worker is not None:
+            for text in self.worker.results():
+                self.engine.add_transcript(text.start_frame, text.end_frame, text.text)
+
+    def _deliver(self, frames: list[RigFrame]) -> None:
+        self.stats.model_runs = self.engine.runs
+        if self.clock is not None:
+            self.clock.push(frames)
+        else:
+            self._send(frames)
+
+    def _send(self, frames: list[RigFrame]) -> None:
+        for frame in frames:
+            packets = 0
+            for t in self.transports:
+                try:
+                    t.send_frame(frame)
+                    packets += 1
+                except OSError as exc:  # an unreachable receiver must not stop the stream
+                    self._send_errors += 1
+                    if self._send_errors in (1, 10, 100) or self._send_errors % 1000 == 0:
+                        logger.warning("sending to %s failed (%d so far): %s", type(t).__name__,
+                                       self._send_errors, exc)
+            self.stats.record_send(frame.capture_time, time.time(), packets)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
