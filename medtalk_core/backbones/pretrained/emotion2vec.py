@@ -1,0 +1,148 @@
+"""Audio emotion features from funasr's emotion2vec (the paper's FIM audio branch).
+
+The release calls `AutoModel("iic/emotion2vec_base").generate(audio, granularity="frame",
+extract_embedding=True)` and interpolates the 768-d, 50 Hz frame features to the T rig frames
+(linear, align_corners=True). We build the model with funasr's AutoModel from a local folder
+(config.yaml + model.pt, the ModelScope layout) and run the same steps as its `inference`
+(layer-norm the waveform when the config says so, `extract_features`, take `x`) directly, so that
+equal-length clips batch and fp16 works on GPU.
+funasr is the optional `emotion2vec` extra and is imported only when the model loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...audio import num_frames
+from ...config import load_yaml
+from .loading import (LoadOptions, as_audio, is_local_path, missing_model, require, resolve_device, resolve_dtype,
+                      to_time_frames)
+
+logger = logging.getLogger(__name__)
+
+HF_NAMES = {"iic/emotion2vec_base": "emotion2vec/emotion2vec_base"}  # ModelScope id -> Hugging Face id
+MIN_SAMPLES = 400  # the convolutional front end needs 25 ms for one frame
+
+
+@dataclass(frozen=True)
+class Emotion2vecSettings:
+    model: str = "iic/emotion2vec_base"  # ModelScope/Hugging Face id, or a local folder with config.yaml + model.pt
+    hub: str = "ms"  # cache to look in for an id: "ms" (ModelScope, as the release) | "hf" (Hugging Face)
+
+
+def modelscope_cache(options: LoadOptions) -> Path:
+    return Path(options.cache_dir or os.environ.get("MODELSCOPE_CACHE", "~/.cache/modelscope/hub")).expanduser()
+
+
+class Emotion2vecEmotion:
+    """AudioFeatureBackbone: 16 kHz audio -> (T, 768) emotion2vec frame features on the rig clock."""
+
+    def __init__(self, settings: Emotion2vecSettings = Emotion2vecSettings(), options: LoadOptions = LoadOptions(),
+                 config_key: str = "backbones.audio_emotion.model") -> None:
+        if settings.hub not in ("ms", "hf"):
+            raise ValueError(f"emotion2vec hub must be 'ms' or 'hf', got {settings.hub!r}")
+        self.settings = settings
+        self.options = options
+        self.config_key = config_key
+        self.name = f"emotion2vec:{settings.model}"
+        self._model: torch.nn.Module | None = None
+        self._folder: Path | None = None
+
+    def folder(self) -> Path | None:
+        """The local model folder (config.yaml + model.pt), or None when only a download would give it."""
+        if self._folder is not None:
+            return self._folder
+        model = self.settings.model
+        if is_local_path(model):
+            candidates = [Path(model).expanduser()]
+        elif self.settings.hub == "ms":
+            root = modelscope_cache(self.options)
+            candidates = [root / "models" / model, root / model]  # newer / older modelscope layouts
+        else:
+            candidates = []
+            try:
+                from huggingface_hub import snapshot_download
+
+                candidates.append(Path(snapshot_download(HF_NAMES.get(model, model), local_files_only=True,
+                                                         cache_dir=self.options.cache_dir)))
+            except Exception as exc:  # hub client: not cached
+                logger.debug("emotion2vec %s not in the Hugging Face cache: %s", model, exc)
+        for path in candidates:
+            if (path / "config.yaml").is_file() and (path / "model.pt").is_file():
+                self._folder = path
+                return path
+        return None
+
+    @property
+    def dim(self) -> int:
+        folder = self.folder()
+        if folder is None:  # only a download would tell: load (or raise the missing-model error)
+            return int(self.load().cfg.get("embed_dim"))
+        return int(load_yaml(folder / "config.yaml")["model_conf"]["embed_dim"])
+
+    def load(self) -> torch.nn.Module:
+        """The Emotion2vec module, built once with funasr's AutoModel; frozen, eval mode."""
+        if self._model is None:
+            require("funasr", "emotion2vec")
+            from funasr import AutoModel
+
+            folder = self.folder()
+            if folder is None and not self.options.allow_download:
+                looked = (str(Path(self.settings.model).expanduser()) if is_local_path(self.settings.model)
+                          else f"{modelscope_cache(self.options)} (ModelScope)" if self.settings.hub == "ms"
+                          else "the Hugging Face hub cache")
+                raise missing_model("audio emotion (emotion2vec)", self.settings.model, looked, self.config_key,
+                                    self.options)
+            device = resolve_device(self.options.device)
+            # AutoModel reseeds every RNG and sets torch's thread count: keep the caller's state
+            rng = (random.getstate(), np.random.get_state())
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                auto = AutoModel(model=str(folder) if folder else self.settings.model, hub=self.settings.hub,
+                                 device=str(device), ncpu=torch.get_num_threads(), disable_update=True,
+                                 disable_log=True, disable_pbar=True)
+            random.setstate(rng[0])
+            np.random.set_state(rng[1])
+            model = auto.model.to(device=device, dtype=resolve_dtype(self.options, device)).eval()
+            model.requires_grad_(False)
+            self._model = model
+            logger.info("loaded emotion2vec %s on %s", folder or self.settings.model, device)
+        return self._model
+
+    def features(self, audio_16k: np.ndarray) -> torch.Tensor:
+        return self.features_batch([audio_16k])[0]
+
+    def features_batch(self, audios: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """Features for several clips; equal-length clips run as one batch (no padding mask needed)."""
+        clips = [as_audio(a) for a in audios]
+        out: list[torch.Tensor | None] = [None] * len(clips)
+        by_length: dict[int, list[int]] = {}
+        for i, clip in enumerate(clips):
+            by_length.setdefault(len(clip), []).append(i)
+        for length, indices in by_length.items():
+            raw = self.frame_features(np.stack([clips[i] for i in indices]))  # (B, F, D) at 50 Hz
+            for row, i in enumerate(indices):
+                out[i] = to_time_frames(raw[row], num_frames(length))  # (T, D)
+        return [f for f in out if f is not None]
+
+    @torch.inference_mode()
+    def frame_features(self, batch: np.ndarray) -> torch.Tensor:
+        """(B, n) equal-length clips -> (B, F, D) float32 frame features at the model's 50 Hz."""
+        model = self.load()
+        param = next(model.parameters())
+        x = torch.from_numpy(batch.astype(np.float32))  # (B, n)
+        if x.shape[1] < MIN_SAMPLES:
+            x = F.pad(x, (0, MIN_SAMPLES - x.shape[1]))
+        if model.cfg.get("normalize", False):  # funasr's inference: layer norm over each whole waveform
+            x = F.layer_norm(x, x.shape[1:])
+        x = x.to(device=param.device, dtype=param.dtype)
+        feats = model.extract_features(x, padding_mask=None)["x"]  # (B, F, D)
+        return feats.float().cpu()
