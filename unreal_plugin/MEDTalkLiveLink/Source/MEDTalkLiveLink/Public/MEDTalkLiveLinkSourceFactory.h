@@ -1,0 +1,22 @@
+// MEDTalk Live Link source factory: the "MEDTalk Bridge" entry of the Live Link window's
+// "+ Source" menu, with a creation panel asking for the UDP port and the subject name.
+#pragma once
+
+#include "CoreMinimal.h"
+#include "LiveLinkSourceFactory.h"
+#include "MEDTalkLiveLinkSettings.h"
+
+#include "MEDTalkLiveLinkSourceFactory.generated.h"
+
+UCLASS()
+class MEDTALKLIVELINK_API UMEDTalkLiveLinkSourceFactory : public ULiveLinkSourceFactory
+{
+	GENERATED_BODY()
+
+public:
+	virtual FText GetSourceDisplayName() const override;
+	virtual FText GetSourceTooltip() const override;
+	virtual EMenuType GetMenuType() const override { return EMenuType::SubPanel; }
+	virtual TSharedPtr<SWidget> BuildCreationPanel(FOnLiveLinkSourceCreated OnLiveLinkSourceCreated) const override;
+	virtual TSharedPtr<ILiveLinkSource> CreateSource(const FString& ConnectionString) const override;
+};
