@@ -26,6 +26,7 @@ from medtalk_core import rig
 from medtalk_core.audio import FPS
 from medtalk_core.errors import MedtalkError
 
+FILE_MODE = 0o644
 _VALUE_FMT = "%.6f"  # 1e-6 is far below anything the rig can show
 
 
@@ -35,6 +36,7 @@ def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; outputs are ordinary shared files
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle

@@ -1,0 +1,66 @@
+"""`medtalk preview`: a 2-D face beside the waveform and intensity, as mp4, gif or png."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medtalk_core.errors import MedtalkError
+
+NAME = "preview"
+HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+TAKE_SUFFIXES = (".csv", ".json", ".txt")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="INPUT",
+                        help="a baked take (.csv, .json, .txt at 60 fps) or audio (.wav, .flac, .ogg) to animate first")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="FILE.mp4 (needs ffmpeg, else a GIF is written), FILE.gif or FILE.png (contact sheet)")
+    parser.add_argument("--audio", metavar="WAV", help="audio of a baked take: drawn as waveform and muxed into mp4")
+    parser.add_argument("--emotion", default="neutral", metavar="LABEL",
+                        help="emotion for an audio input (default neutral)")
+    parser.add_argument("--strength", type=float, default=1.0, help="emotion strength for an audio input")
+    parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint for an audio input (default: shipped model)")
+    parser.add_argument("--no-transcribe", action="store_true",
+                        help="audio input: intensity from the audio-only head (faster)")
+    parser.add_argument("--size", type=int, default=256, help="face size in pixels (default 256)")
+    parser.add_argument("--fps", type=float, default=0.0, help="video frame rate (default 30 mp4, 20 gif)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtalk_core.audio import load_audio
+    from medtalk_core.long_audio import AudioFileReader, animate_file
+
+    from ..preview import PreviewOptions, Take, render
+    from ..writers import read_rig_file
+
+    source = Path(args.input)
+    suffix = source.suffix.lower()
+    if not 32 <= args.size <= 2048:
+        raise MedtalkError("--size must be between 32 and 2048")
+    if args.fps < 0:
+        raise MedtalkError("--fps must be positive")
+    if suffix in AUDIO_SUFFIXES:
+        from medtalk_core.inference import Animator
+
+        if args.audio:
+            raise MedtalkError("--audio goes with a baked take; an audio INPUT is its own audio")
+        animator = Animator.from_checkpoint(args.checkpoint)
+        reader = AudioFileReader(source)
+        guidance = animator.guidance(args.emotion, strength=args.strength)
+        blocks = list(animate_file(animator, reader, guidance, transcript="" if args.no_transcribe else None))
+        import numpy as np
+
+        take = Take(np.concatenate(blocks), 60.0, reader.read(0, reader.num_samples), source)
+    elif suffix in TAKE_SUFFIXES:
+        frames, fps = read_rig_file(source)
+        audio_path = Path(args.audio) if args.audio else None
+        take = Take(frames, fps, load_audio(audio_path) if audio_path else None, audio_path)
+    else:
+        raise MedtalkError(f"cannot preview {source.name}: use {', '.join(TAKE_SUFFIXES + AUDIO_SUFFIXES)}")
+    written = render(take, args.out, PreviewOptions(size=args.size, fps=args.fps))
+    print(f"wrote {written} ({take.frames.shape[0]} frames, {take.duration_s:.1f} s)")
+    return 0
