@@ -61,6 +61,7 @@ class BakeOptions:
     fps: float = 60.0  # output frame rate; other than 60 resamples the curves linearly in time
     force: bool = False  # rewrite outputs that already exist
     batch_size: int = 0  # clips (or windows) per model call; 0 = 8 on CPU, 32 on CUDA
+    curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
     transcribe: bool = True  # run the animator's transcriber for the text intensity branch
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
 
@@ -247,7 +248,7 @@ class Baker:
             return
         for (job, _, _), frames in zip(ready, rigs):
             try:
-                with OutputSet(job.targets, self.options.fps) as out:
+                with OutputSet(job.targets, self.options.fps, self.options.curves) as out:
                     out.push(frames)
                 self._done(job, report, on_progress)
             except OSError as exc:
@@ -259,7 +260,7 @@ class Baker:
             guidance = self.guidance(job.guidance)
             windows = len(plan_windows(job.reader.num_samples, self.window))
             logger.info("%s: %.0f s in %d windows", job.audio, job.reader.duration_s, windows)
-            with OutputSet(job.targets, self.options.fps) as out:
+            with OutputSet(job.targets, self.options.fps, self.options.curves) as out:
                 for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript):
                     out.push(block)
             self._done(job, report, on_progress)

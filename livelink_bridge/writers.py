@@ -49,17 +49,33 @@ def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
         raise
 
 
-def _checked(block: np.ndarray) -> np.ndarray:
+def _checked(block: np.ndarray, width: int = rig.NUM_CONTROLS) -> np.ndarray:
     block = np.asarray(block, dtype=np.float32)
-    if block.ndim != 2 or block.shape[1] != rig.NUM_CONTROLS:
-        raise ValueError(f"rig blocks must be (n, {rig.NUM_CONTROLS}), got shape {block.shape}")
+    if block.ndim != 2 or block.shape[1] != width:
+        raise ValueError(f"curve blocks must be (n, {width}), got shape {block.shape}")
     return block
+
+
+CURVE_SETS = ("board", "expressions")  # the 174 controls, or the CTRL_expressions_* curves they drive
+
+
+def curve_names(curves: str = "board") -> tuple[str, ...]:
+    if curves == "board":
+        return rig.controller_names()
+    if curves == "expressions":
+        from medtalk_core.expressions import expression_names
+
+        return expression_names()
+    raise MedtalkError(f"unknown curve set {curves!r}; choose from {', '.join(CURVE_SETS)}")
 
 
 class Writer:
     """One file format, written in three parts so that blocks can be pushed as they come."""
 
     extension: str = ""
+
+    def __init__(self, names: tuple[str, ...] | None = None) -> None:
+        self.names = names if names is not None else rig.controller_names()  # one per column
 
     def begin(self, handle: IO[str], fps: float) -> None:
         """Whatever comes before the first frame."""
@@ -79,7 +95,7 @@ class Writer:
         with atomic_text_file(path) as handle:
             self.begin(handle, float(fps))
             for block in blocks:
-                block = _checked(block)
+                block = _checked(block, len(self.names))
                 self.block(handle, block, count, float(fps))
                 count += block.shape[0]
             self.end(handle, count)
@@ -90,7 +106,7 @@ class CsvWriter(Writer):
     extension = "csv"
 
     def begin(self, handle: IO[str], fps: float) -> None:
-        handle.write(",".join(("time",) + rig.controller_names()) + "\n")
+        handle.write(",".join(("time",) + tuple(self.names)) + "\n")
 
     def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
         times = (first + np.arange(block.shape[0])) / fps  # (n,)
@@ -109,11 +125,11 @@ class JsonWriter(Writer):
 
     # Streamed by hand: json.dump of a 30-minute take would first build ~19 M Python floats.
     def begin(self, handle: IO[str], fps: float) -> None:
-        handle.write(f'{{"fps": {json.dumps(fps)}, "names": {json.dumps(list(rig.controller_names()))}, '
+        handle.write(f'{{"fps": {json.dumps(fps)}, "names": {json.dumps(list(self.names))}, '
                      '"frames": [')
 
     def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
-        row_fmt = "[" + ",".join([_VALUE_FMT] * rig.NUM_CONTROLS) + "]"
+        row_fmt = "[" + ",".join([_VALUE_FMT] * len(self.names)) + "]"
         rows = [row_fmt % tuple(row) for row in block.tolist()]
         handle.write(("," if first else "") + "\n" + ",\n".join(rows))
 
@@ -127,13 +143,16 @@ WRITERS: dict[str, type[Writer]] = {w.extension: w for w in (CsvWriter, JsonWrit
 class OutputSet:
     """The same take written to several files at once (one per format), all or nothing.
 
-    Blocks pushed at 60 fps are resampled once to `fps` and appended to every file; on a clean
-    exit every temporary file is renamed into place, on an error every one is removed.
+    Blocks pushed at 60 fps are resampled once to `fps` (and turned into `CTRL_expressions_*`
+    curves when `curves="expressions"`) and appended to every file; on a clean exit every
+    temporary file is renamed into place, on an error every one is removed.
     """
 
-    def __init__(self, targets: dict[str, Path], fps: float = FPS) -> None:
+    def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: str = "board") -> None:
         self.targets = {name: Path(path) for name, path in targets.items()}
         self.fps = float(fps)
+        self.curves = curves
+        self.names = curve_names(curves)
         self.count = 0
         self._resampler = FpsResampler(self.fps)
         self._stack = contextlib.ExitStack()
@@ -141,7 +160,7 @@ class OutputSet:
 
     def __enter__(self) -> "OutputSet":
         for name, path in self.targets.items():
-            writer = get_writer(name)
+            writer = get_writer(name, self.names)
             handle = self._stack.enter_context(atomic_text_file(path))
             writer.begin(handle, self.fps)
             self._open.append((writer, handle))
@@ -152,6 +171,10 @@ class OutputSet:
         out = self._resampler(block)  # (m, 174) at self.fps
         if out.shape[0] == 0:
             return
+        if self.curves == "expressions":
+            from medtalk_core.expressions import board_to_expressions
+
+            out = board_to_expressions(out)  # (m, len(self.names)) in [0, 1]
         for writer, handle in self._open:
             writer.block(handle, out, self.count, self.fps)
         self.count += out.shape[0]
@@ -164,12 +187,12 @@ class OutputSet:
         return bool(self._stack.__exit__(exc_type, exc, tb))
 
 
-def get_writer(name: str) -> Writer:
-    """'csv' | 'json' | 'txt' -> a writer; unknown names are a user mistake."""
+def get_writer(name: str, names: tuple[str, ...] | None = None) -> Writer:
+    """'csv' | 'json' | 'txt' -> a writer for columns `names` (default the 174 board controls)."""
     key = name.strip().lower().lstrip(".")
     if key not in WRITERS:
         raise MedtalkError(f"unknown output format {name!r}; choose from {', '.join(sorted(WRITERS))}")
-    return WRITERS[key]()
+    return WRITERS[key](names)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

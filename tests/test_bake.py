@@ -268,3 +268,18 @@ def test_inputs_are_found_recursively_and_collisions_rejected(clips: Path, tmp_p
         find_inputs([clips / "a.wav", other / "a.wav"])
     with pytest.raises(MedtalkError, match="not found"):
         find_inputs([tmp_path / "missing.wav"])
+
+
+def test_expressions_curve_set(tmp_path: Path, clips: Path, tiny_checkpoint) -> None:
+    from medtalk_core.expressions import board_to_expressions, expression_names
+
+    wav = clips / "act1" / "c.ogg"
+    assert bake_cli(str(wav), "--out", str(tmp_path / "board"), "--checkpoint", str(tiny_checkpoint)) == 0
+    assert bake_cli(str(wav), "--out", str(tmp_path / "expr"), "--curves", "expressions",
+                    "--checkpoint", str(tiny_checkpoint)) == 0
+    board, _ = writers.read_rig_file(tmp_path / "board" / "c.csv")
+    with (tmp_path / "expr" / "c.csv").open() as handle:
+        header = handle.readline().strip().split(",")
+    assert header == ["time", *expression_names()]
+    expr = np.loadtxt(tmp_path / "expr" / "c.csv", delimiter=",", skiprows=1)[:, 1:]
+    assert np.allclose(expr, board_to_expressions(board), atol=2e-6)

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated output formats (default csv)")
     parser.add_argument("--fps", type=float, default=60.0,
                         help="output frame rate; 30 or 24 resample the 60 fps curves (default 60)")
+    parser.add_argument("--curves", choices=("board", "expressions"), default="board",
+                        help="board: the 174 controls (default); expressions: the CTRL_expressions_* curves "
+                             "a stock MetaHuman face reads (for AnimSequence import)")
     parser.add_argument("--force", action="store_true", help="rewrite outputs that already exist")
     parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when present)")
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         default = GuidanceChoice(emotion=args.emotion, text=args.text,
                                  image=str(Path(args.image).resolve()) if args.image else None,
                                  strength=args.strength)
-    options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force,
+    options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force, curves=args.curves,
                           batch_size=args.batch_size, transcribe=not args.no_transcribe,
                           window=WindowOptions(window_s=args.window, overlap_s=args.overlap))
     animator = Animator.from_checkpoint(args.checkpoint, device=args.device)
