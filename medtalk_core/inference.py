@@ -11,7 +11,6 @@ the CMF head (audio x text); with `transcript=""`, or no transcriber, the audio-
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Sequence, Union
 
@@ -21,6 +20,7 @@ import torch
 from . import checkpoint as ckpt
 from .audio import SAMPLE_RATE, num_frames
 from .backbones import Backbones, BackboneConfig, build_backbones
+from .backbones.base import Transcriber
 from .backbones.lexicon import EmotionLexicon
 from .errors import ConfigError, MedtalkError
 from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
@@ -67,7 +67,6 @@ class Animator:
         self.model = checkpoint.model.to(device).eval()
         self.backbones = backbones
         self.device = device
-        self._lock = threading.Lock()  # guards lazy caches when a daemon calls from several threads
         with torch.inference_mode():
             ids = torch.arange(len(EMOTIONS), device=device)
             self._labels = unit(self.model.guidance_from_label(ids))  # (7, D), unit label directions
@@ -93,10 +92,13 @@ class Animator:
         loaded = ckpt.load(path, dev)
         built = build_backbones(backbones if backbones is not None else loaded.backbones)
         logger.info("loaded %s (stage %s, step %d) on %s", loaded.path, loaded.stage, loaded.step, dev)
+        if loaded.stage == "init":
+            logger.warning("checkpoint %s is untrained (stage 'init'): its animation is random", loaded.path)
         return cls(loaded, built, dev)
 
     @property
-    def transcriber(self):
+    def transcriber(self) -> Transcriber | None:
+        """The configured speech recogniser (built-in pocketsphinx by default), or None."""
         return self.backbones.transcriber
 
     @property
@@ -127,7 +129,8 @@ class Animator:
                     return with_strength(weights @ self._labels, total * reading.strength)
                 feats = backbone.encode_text([spec.text]).to(self.device)  # (1, clip_dim)
                 return with_strength(self.model.guidance_from_clip_text(feats)[0], total)
-            feats = backbone.encode_image([spec.image]).to(self.device)  # (1, clip_dim)
+            image = str(spec.image) if isinstance(spec.image, Path) else spec.image
+            feats = backbone.encode_image([image]).to(self.device)  # (1, clip_dim)
             return with_strength(self.model.guidance_from_clip_image(feats)[0], total)
 
     @staticmethod

@@ -218,3 +218,40 @@ def test_cuda_matches_cpu(tiny_checkpoint, animator: Animator) -> None:
     audio = _speechlike(1.0)
     np.testing.assert_allclose(gpu.animate(audio, "happy", transcript="hello there"),
                                animator.animate(audio, "happy", transcript="hello there"), atol=1e-4)
+
+
+class _FixedClip:
+    """A stand-in CLIP backbone: deterministic features, so the P_text / P_image path is checked."""
+
+    name = "fixed_clip_for_test"
+
+    def __init__(self, spec: BackboneSpec) -> None:
+        self.dim = int(spec.options.get("dim", 512))
+
+    def encode_text(self, texts) -> torch.Tensor:
+        return torch.stack([torch.full((self.dim,), float(len(t))) for t in texts])
+
+    def encode_image(self, images) -> torch.Tensor:
+        return torch.stack([torch.full((self.dim,), float(np.asarray(im).mean())) for im in images])
+
+
+def test_clip_guidance_goes_through_p_text_and_p_image(tiny_checkpoint) -> None:
+    from medtalk_core.backbones import register
+    from medtalk_core.guidance import with_strength
+
+    register("guidance", "fixed_clip_for_test", _FixedClip)
+    cfg = dataclasses.replace(BackboneConfig(), guidance=BackboneSpec("fixed_clip_for_test"),
+                              transcriber=BackboneSpec("none"))
+    animator = Animator.from_checkpoint(tiny_checkpoint, device="cpu", backbones=cfg)
+    model = animator.model
+    with torch.no_grad():
+        text_expected = with_strength(model.clip_text_map(torch.full((1, 512), 7.0))[0], 0.8)
+        image_expected = with_strength(model.clip_image_map(torch.full((1, 512), 3.0))[0], 1.0)
+    got_text = animator.guidance(GuidanceSpec(text="smiling", strength=0.8))
+    got_image = animator.guidance(GuidanceSpec(image=np.full((4, 4, 3), 3, np.uint8)))
+    assert torch.allclose(got_text, text_expected, atol=1e-6)
+    assert torch.allclose(got_image, image_expected, atol=1e-6)
+    assert animator.animate(_speechlike(0.3), got_image).shape == (num_frames(int(0.3 * 16000)), 174)
+    wrong = dataclasses.replace(cfg, guidance=BackboneSpec("fixed_clip_for_test", options={"dim": 16}))
+    with pytest.raises(ConfigError, match="clip_dim"):
+        Animator.from_checkpoint(tiny_checkpoint, device="cpu", backbones=wrong)
