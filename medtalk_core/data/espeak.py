@@ -5,8 +5,9 @@ synthesis callback receives, with every audio chunk, the events (word starts, ph
 that fall inside it, positioned in output samples. That is all the synthetic dataset needs.
 
 libespeak-ng keeps its state in process globals and hangs when initialised twice in one
-process, so `engine()` initialises it once per process and hands back that one object;
-parallel rendering uses worker processes that each call `engine()` once.
+process, so `engine()` initialises it once per process and hands back that one object. It also
+carries state from one utterance to the next (the same text comes out a few samples different),
+so the generator renders each sentence in a fresh worker process for reproducible output.
 """
 
 from __future__ import annotations

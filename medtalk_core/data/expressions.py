@@ -46,7 +46,7 @@ POSES: dict[str, dict[str, float]] = {
 }
 BLINKS_PER_S = {"angry": 0.25, "disgust": 0.30, "fear": 0.55, "happy": 0.30, "neutral": 0.30, "sad": 0.20,
                 "surprised": 0.15}
-REST_LEVEL = 0.6  # intensity between words and in pauses, relative to the rendition's base
+REST_LEVEL = 0.45  # intensity between words and in pauses, relative to the rendition's base
 WOBBLE = 0.06  # slow random variation of each pose control, relative to its value
 _WORD_RE = re.compile(r"[a-z']+")
 
@@ -65,6 +65,14 @@ def emotion_words() -> frozenset[str]:
     """The shipped lexicon of emotionally loaded words (lower case)."""
     text = resources.files("medtalk_core").joinpath("assets/emotion_words.txt").read_text(encoding="utf-8")
     return frozenset(w.strip().lower() for w in text.split() if w.strip() and not w.startswith("#"))
+
+
+def is_loaded(word: str) -> bool:
+    """Is `word` (lower case) emotionally loaded? Plain inflections count: ruins, scared, crying."""
+    lexicon = emotion_words()
+    stems = {word, word.removesuffix("s"), word.removesuffix("es"), word.removesuffix("ed"),
+             word.removesuffix("d"), word.removesuffix("ing"), word.removesuffix("ing") + "e"}
+    return any(s in lexicon for s in stems if len(s) >= 3)
 
 
 @dataclass(frozen=True)
@@ -116,10 +124,9 @@ def word_weights(words: list[WordSpan], audio: np.ndarray) -> np.ndarray:
         pitch[:] = 0.0
     pitch = np.where(np.isnan(pitch), np.nanmean(pitch), pitch)
     prominence = 0.5 * np.clip(_zscore(loud), -1.5, 2.0) + 0.5 * np.clip(_zscore(pitch), -1.5, 2.0)
-    lexicon = emotion_words()
     content = np.array([w.key not in FUNCTION_WORDS for w in words], float)
-    loaded = np.array([w.key in lexicon for w in words], float)
-    return 0.75 + 0.2 * content + 0.45 * loaded + 0.12 * prominence
+    loaded = np.array([is_loaded(w.key) for w in words], float)
+    return 0.65 + 0.25 * content + 0.6 * loaded + 0.2 * prominence
 
 
 def intensity_curve(words: list[WordSpan], weights: np.ndarray, num_frames: int, base: float) -> np.ndarray:
@@ -129,7 +136,7 @@ def intensity_curve(words: list[WordSpan], weights: np.ndarray, num_frames: int,
         a, b = int(round(w.start * FPS)), int(round(w.end * FPS))
         level[a:max(b, a + 1)] = g
     # Feelings rise and fall over about a tenth of a second, not per frame.
-    return (base * gaussian_filter1d(level, sigma=6.0, mode="nearest")).astype(np.float32)
+    return (base * gaussian_filter1d(level, sigma=4.0, mode="nearest")).astype(np.float32)
 
 
 def blinks(num_frames: int, per_second: float, rng: np.random.Generator) -> np.ndarray:

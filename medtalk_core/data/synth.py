@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_FIELDS = ("name", "emotion", "content_id", "speaker", "split")
 SPLITS = ("train", "val", "test")
+PAD_S = 0.15  # silence before and after each utterance, so the face starts and ends at rest
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class SynthOptions:
     sentences: int | None = None  # how many sentences to speak (None = all of the source)
     seed: int = 0  # fixes sentence choice, voice jitter, blinks and splits
     voices: int = 1  # speaker voices per sentence (each speaks all seven emotions)
-    workers: int = 2  # rendering processes (each initialises espeak-ng once)
+    workers: int = 2  # rendering processes at a time (a fresh one per sentence and voice)
     text_file: Path | None = None  # one sentence per line; None = the shipped sentences
     val_fraction: float = 0.1  # share of sentences in the validation split
     test_fraction: float = 0.1  # share of sentences in the test split
@@ -153,8 +154,9 @@ def _words(text: str, utt: espeak.Utterance) -> list[expressions.WordSpan]:
     return spans
 
 
-def _warp_to(utt: espeak.Utterance, ref: espeak.Utterance, out_len: int) -> np.ndarray:
-    """`utt`'s audio at 16 kHz, warped onto `ref`'s phoneme timeline, exactly `out_len` samples."""
+def _warp_to(utt: espeak.Utterance, ref: espeak.Utterance, out_len: int, lead_s: float) -> np.ndarray:
+    """`utt`'s audio at 16 kHz, warped onto `ref`'s phoneme timeline delayed by `lead_s` of silence,
+    exactly `out_len` samples."""
     audio = resample(utt.audio, utt.sample_rate, SAMPLE_RATE)
     if [n for n, _ in utt.phonemes] == [n for n, _ in ref.phonemes]:
         src, dst = _timeline(utt), _timeline(ref)
@@ -163,7 +165,7 @@ def _warp_to(utt: espeak.Utterance, ref: espeak.Utterance, out_len: int) -> np.n
         n = min(len(utt.words), len(ref.words))
         src = np.array([0.0] + [w[2] for w in utt.words[:n]] + [len(utt.audio) / utt.sample_rate])
         dst = np.array([0.0] + [w[2] for w in ref.words[:n]] + [len(ref.audio) / ref.sample_rate])
-    src, dst = anchors(src * SAMPLE_RATE, dst * SAMPLE_RATE)
+    src, dst = anchors(src * SAMPLE_RATE, (dst + lead_s) * SAMPLE_RATE)
     warped = wsola(audio, src, dst, out_len)
     peak = float(np.abs(warped).max()) if warped.size else 0.0
     return warped / peak * 0.98 if peak > 0.98 else warped  # never clip the 16-bit file
@@ -175,14 +177,15 @@ def render(job: _Job) -> list[dict[str, str]]:
     eng = espeak.engine(job.library)
     utts = {emo: eng.synthesize(job.text, _voice(job.speaker, emo, rng)) for emo in rig.EMOTIONS}
     ref = utts["neutral"]
-    out_len = len(resample(ref.audio, ref.sample_rate, SAMPLE_RATE))
+    out_len = len(resample(ref.audio, ref.sample_rate, SAMPLE_RATE)) + 2 * int(PAD_S * SAMPLE_RATE)
     frames = num_frames(out_len)
-    lips = visemes.articulate(visemes.segments(ref.phonemes, out_len / SAMPLE_RATE), frames)  # (T, 174)
-    words = _words(job.text, ref)
+    phonemes = tuple((name, t + PAD_S) for name, t in ref.phonemes)
+    lips = visemes.articulate(visemes.segments(phonemes, out_len / SAMPLE_RATE), frames)  # (T, 174)
+    words = [expressions.WordSpan(w.text, w.start + PAD_S, w.end + PAD_S) for w in _words(job.text, ref)]
     out = Path(job.out_dir)
     rows = []
     for emo in rig.EMOTIONS:
-        audio = _warp_to(utts[emo], ref, out_len)  # (out_len,)
+        audio = _warp_to(utts[emo], ref, out_len, PAD_S)  # (out_len,)
         weights = expressions.word_weights(words, audio)
         intensity = expressions.intensity_curve(words, weights, frames, base=1.0 + 0.08 * rng.standard_normal())
         face = rig.clamp(lips + expressions.express(emo, intensity, rng))  # disjoint rows: a plain sum
@@ -248,15 +251,15 @@ def generate(out_dir: str | Path, options: SynthOptions = SynthOptions(), force:
     jobs = [_Job(cid, text, v, options.seed, str(out_dir), options.espeak_library)
             for cid, text in chosen for v in range(options.voices)]
     rows: list[dict[str, str]] = []
-    if options.workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            rows.extend(render(job))
-    else:
-        # spawn: a fresh interpreter per worker, so each initialises libespeak-ng exactly once.
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(options.workers, len(jobs))) as pool:
-            for clip_rows in pool.imap(render, jobs, chunksize=1):
-                rows.extend(clip_rows)
+    # libespeak-ng carries state from one utterance to the next (its output for the same text drifts
+    # by a few samples), so every sentence is rendered in a fresh process: forked from a clean
+    # forkserver (which never initialises espeak-ng), it initialises the library once and exits.
+    # That makes the output independent of --workers and of what ran before.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    with ctx.Pool(min(options.workers, len(jobs)), maxtasksperchild=1) as pool:
+        for clip_rows in pool.imap(render, jobs, chunksize=1):
+            rows.extend(clip_rows)
     splits = assign_splits([cid for cid, _ in chosen], options.seed, options.val_fraction, options.test_fraction)
     with open(out_dir / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS)

@@ -26,7 +26,8 @@ VOWEL_OPENING = 1.35  # the blend with consonants lowers vowel peaks; this bring
 def _vowel(jaw: float, lld: float, purse: float = 0.0, towards: float = 0.0, funnel: float = 0.0,
            tighten: float = 0.0, suck: float = 0.0) -> dict[str, float]:
     # Unrounded vowels state purse = 0 explicitly so that they pull rounding back out.
-    return {"jaw-translateY": jaw * VOWEL_OPENING, "mouth_lowerLipDepress": lld * VOWEL_OPENING, "mouth_purseD": purse, "mouth_purseU": purse,
+    return {"jaw-translateY": jaw * VOWEL_OPENING, "mouth_lowerLipDepress": lld * VOWEL_OPENING,
+            "mouth_purseD": purse, "mouth_purseU": purse,
             "mouth_towardsD": towards, "mouth_towardsU": towards, "mouth_funnelD": funnel,
             "mouth_funnelU": funnel, "mouth_tightenD": tighten, "mouth_tightenU": tighten,
             "mouth_suckBlow": suck, "mouth_thicknessD": purse * 0.25, "mouth_thicknessU": purse * 0.2}
@@ -95,7 +96,9 @@ CONSONANTS: dict[str, tuple[dict[str, float], float]] = {
 }
 _AFFRICATES = {"tʃ": "ʃ", "dʒ": "ʒ"}
 VOWEL_DOMINANCE = 1.0
-CONSONANT_JAW_DOMINANCE = 0.4  # consonants only partly close the jaw: vowels keep most of their opening
+VOWEL_RELEASE_DOMINANCE = 0.6  # how strongly a vowel pulls consonant-only controls back to 0
+CONSONANT_JAW_DOMINANCE = 0.4  # consonants only partly close the jaw (the lips close themselves),
+# so each vowel's opening peaks at its centre
 SILENCE_DOMINANCE = 0.8
 REST_DOMINANCE = 1e-3  # far from any phoneme, every control returns to 0
 SPREAD_S = 0.035  # how far (s) a phoneme's dominance reaches beyond half its duration
@@ -154,11 +157,14 @@ def _targets(seg: Segment) -> tuple[dict[str, float], dict[str, float]]:
         return {k: 0.0 for k in KEYS}, {k: SILENCE_DOMINANCE for k in KEYS}
     if seg.is_vowel:
         t = VOWELS[seg.symbol]
-        return t, {k: VOWEL_DOMINANCE for k in t}
+        # A vowel also opens whatever a consonant closed (lips together, bitten lip, tongue up).
+        released = {k: 0.0 for k in KEYS if k not in t}
+        dom = {k: VOWEL_DOMINANCE for k in t} | {k: VOWEL_RELEASE_DOMINANCE for k in released}
+        return t | released, dom
     t, alpha = CONSONANTS[seg.symbol]
     dom = {k: alpha for k in t}
     if "jaw-translateY" in dom:
-        dom["jaw-translateY"] = min(alpha, CONSONANT_JAW_DOMINANCE) if alpha < 3.0 else alpha
+        dom["jaw-translateY"] = min(alpha, CONSONANT_JAW_DOMINANCE)
     return t, dom
 
 
