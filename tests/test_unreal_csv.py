@@ -1,0 +1,86 @@
+"""The CSV parsing of the Unreal import script (unreal_plugin/editor_scripts/medtalk_csv.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livelink_bridge import writers
+from medtalk_core import rig
+
+SCRIPT_DIR = Path(__file__).resolve().parents[1] / "unreal_plugin" / "editor_scripts"
+
+
+@pytest.fixture(scope="module")
+def medtalk_csv():
+    spec = importlib.util.spec_from_file_location("medtalk_csv", SCRIPT_DIR / "medtalk_csv.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["medtalk_csv"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reads_a_baked_board_csv(tmp_path: Path, medtalk_csv) -> None:
+    take = np.random.default_rng(1).uniform(-1, 1, (37, rig.NUM_CONTROLS)).astype(np.float32)
+    path = tmp_path / "line.csv"
+    writers.get_writer("csv").write(path, take, fps=30)
+    baked = medtalk_csv.read_baked_csv(path)
+    assert baked.fps == 30 and baked.num_frames == 37 and baked.kind == "board"
+    assert baked.duplicates == ["CTRL_C_tongue_tip-translateX", "CTRL_C_tongue_tip-translateY"]
+    assert len(baked.curves) == rig.NUM_CONTROLS - 2
+    jaw = rig.controller_names().index("CTRL_C_jaw-translateY")
+    assert np.allclose(baked.curves["CTRL_C_jaw-translateY"], take[:, jaw], atol=1e-6)
+    assert np.allclose(baked.times, np.arange(37) / 30, atol=1e-6)
+    controls = medtalk_csv.board_controls(list(baked.curves))
+    assert controls["CTRL_C_jaw"] == {"X": "CTRL_C_jaw-translateX", "Y": "CTRL_C_jaw-translateY"}
+    assert controls["CTRL_L_mouth_cornerPull"] == {"Y": "CTRL_L_mouth_cornerPull-translateY"}
+
+
+def test_expressions_csv_kind(tmp_path: Path, medtalk_csv) -> None:
+    from medtalk_core.expressions import expression_names
+
+    path = tmp_path / "expr.csv"
+    with writers.OutputSet({"csv": path}, fps=60, curves="expressions") as out:
+        out.push(np.zeros((5, rig.NUM_CONTROLS), np.float32))
+    baked = medtalk_csv.read_baked_csv(path)
+    assert baked.kind == "expressions" and list(baked.curves) == list(expression_names())
+    assert baked.fps == 60 and not baked.duplicates
+
+
+def test_key_reduction_stays_within_tolerance(medtalk_csv) -> None:
+    times = [i / 60 for i in range(200)]
+    ramp = [0.5 * t for t in times]
+    assert medtalk_csv.reduce_keys(times, ramp, 1e-6) == [(times[0], ramp[0]), (times[-1], ramp[-1])]
+    long_still = medtalk_csv.reduce_keys([i / 60 for i in range(1000)], [0.0] * 1000, 1e-6)
+    assert [round(t * 60) for t, _ in long_still] == [0, 240, 480, 720, 960, 999]
+    wiggly = list(np.sin(np.arange(200) / 7.0) * np.linspace(0, 1, 200))
+    keys = medtalk_csv.reduce_keys(times, wiggly, 1e-3)
+    assert 2 < len(keys) < 200
+    kt, kv = zip(*keys)
+    assert np.abs(np.interp(times, kt, kv) - np.array(wiggly)).max() <= 1e-3 + 1e-12
+    assert medtalk_csv.reduce_keys(times, wiggly, 0.0) == list(zip(times, wiggly))
+
+
+def test_bad_files_are_rejected(tmp_path: Path, medtalk_csv) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frame,a\n0,1\n")
+    with pytest.raises(medtalk_csv.BakedCsvError, match="time"):
+        medtalk_csv.read_baked_csv(bad)
+    bad.write_text("time,a,b\n0,1,2\n0.1,1\n")
+    with pytest.raises(medtalk_csv.BakedCsvError, match="line 3"):
+        medtalk_csv.read_baked_csv(bad)
+    bad.write_text("time,a\n")
+    with pytest.raises(medtalk_csv.BakedCsvError, match="no frames"):
+        medtalk_csv.read_baked_csv(bad)
+    with pytest.raises(medtalk_csv.BakedCsvError, match="not a face-board"):
+        medtalk_csv.board_controls(["CTRL_expressions_jawOpen"])
+
+
+def test_editor_script_has_no_stray_imports() -> None:
+    source = (SCRIPT_DIR / "import_medtalk_csv.py").read_text()
+    compile(source, "import_medtalk_csv.py", "exec")
+    assert "import numpy" not in source and "import numpy" not in (SCRIPT_DIR / "medtalk_csv.py").read_text()
