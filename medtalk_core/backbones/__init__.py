@@ -62,6 +62,7 @@ class Backbones:
 Factory = Callable[[BackboneSpec], Any]
 _REGISTRY: dict[str, dict[str, Factory]] = {kind: {} for kind in KINDS}
 _pretrained_tried = False
+_pretrained_error: str | None = None  # why the pretrained module could not be imported, if it failed
 
 
 def register(kind: str, name: str, factory: Factory) -> None:
@@ -78,7 +79,7 @@ def registered(kind: str) -> list[str]:
 
 def _load_pretrained() -> None:
     """Import the pretrained adapters' module once (it registers itself), if it exists."""
-    global _pretrained_tried
+    global _pretrained_tried, _pretrained_error
     if _pretrained_tried:
         return
     _pretrained_tried = True
@@ -86,6 +87,7 @@ def _load_pretrained() -> None:
         importlib.import_module(PRETRAINED_MODULE)
     except ModuleNotFoundError as exc:
         if exc.name != PRETRAINED_MODULE:  # the module exists but one of its imports is missing
+            _pretrained_error = str(exc)
             logger.debug("pretrained backbones unavailable: %s", exc)
 
 
@@ -110,7 +112,8 @@ def build_backbone(kind: str, spec: BackboneSpec) -> Any:
     factory = _REGISTRY[kind].get(spec.name)
     if factory is None:
         known = sorted(_REGISTRY[kind]) + (["none"] if kind in OPTIONAL_KINDS else [])
-        raise ConfigError(f"unknown backbone backbones.{kind}.name = {spec.name!r}; known: {', '.join(known)}")
+        hint = f" (pretrained backbones unavailable: {_pretrained_error})" if _pretrained_error else ""
+        raise ConfigError(f"unknown backbone backbones.{kind}.name = {spec.name!r}; known: {', '.join(known)}{hint}")
     return factory(spec)
 
 
