@@ -85,8 +85,8 @@ class Animator:
             if not (path / ckpt.CONFIG_NAME).is_file():
                 raise MedtalkError(
                     f"the default model is missing from this install ({path}); train it with "
-                    "`medtalk train --config configs/train/<recipe>.yaml --out medtalk_core/assets/default_model` "
-                    "(see the README, 'Default model') or name a checkpoint folder"
+                    "`medtalk synth` then `medtalk train --config configs/train/synthetic.yaml` and copy the "
+                    "final checkpoint folder there (see the README, 'Default model'), or name a checkpoint folder"
                 )
         dev = torch.device(device) if device is not None else default_device()
         loaded = ckpt.load(path, dev)
