@@ -164,3 +164,18 @@ def test_cli_import_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["import-release", "--in", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "not found" in err and len(err.strip().splitlines()) == 1
+
+
+def test_paper_profile_config_points_at_the_imported_checkpoint() -> None:
+    from livelink_bridge.daemon_config import load_daemon_config
+
+    cfg = load_daemon_config(Path(__file__).resolve().parents[1] / "configs" / "paper.yaml")
+    assert cfg.model.checkpoint == "checkpoints/medtalk-release" and cfg.model.transcribe
+    names = {kind: getattr(paper_backbones(), kind).name for kind in
+             ("audio_content", "audio_emotion", "transcriber", "text", "guidance")}
+    assert names == {"audio_content": "wav2vec2", "audio_emotion": "emotion2vec", "transcriber": "faster_whisper",
+                     "text": "bert", "guidance": "clip_hf"}
+    from medtalk_core.backbones import build_backbones
+
+    built = build_backbones(paper_backbones())  # constructors only: nothing loads or downloads yet
+    assert built.audio_content.settings.mode == "release" and built.guidance.name.startswith("hf_clip")
