@@ -96,6 +96,9 @@ class Daemon:
     # --- lifecycle ---
     def start(self) -> "Daemon":
         cfg = self.cfg
+        import torch
+
+        torch.set_num_threads(cfg.model.threads)
         if self.animator is None:
             self.animator = load_animator(cfg)
         self.animator.warmup()

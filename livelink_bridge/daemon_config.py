@@ -31,10 +31,10 @@ class IdleConfig:
 class EngineConfig:
     """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
 
-    window_s: float = 2.0  # audio context fed to the model each hop
-    hop_ms: float = 50.0  # the model runs every hop of new audio
-    lookahead_ms: float = 50.0  # frames are emitted this far behind the newest audio (future context)
-    crossfade_ms: float = 50.0  # overlapping predictions of consecutive hops are blended over this
+    window_s: float = 1.0  # audio context fed to the model each hop (the model's receptive field is ~0.5 s)
+    hop_ms: float = 33.3  # the model runs every hop of new audio (2 frames)
+    lookahead_ms: float = 33.3  # frames are emitted this far behind the newest audio (future context)
+    crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
     transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
     idle: IdleConfig = field(default_factory=IdleConfig)
 
@@ -54,6 +54,8 @@ class ModelConfig:
     checkpoint: str | None = None  # path to a checkpoint; None = the default one shipped in the package
     device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
     transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
+    threads: int = 1  # torch CPU threads; one is fastest for small per-hop runs on a shared CPU (a
+    #                   2-thread pool spin-waits against the audio, control and transcriber threads)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("source.kind 'file' needs source.path")
     if cfg.transports.osc.curve_set not in _CURVE_SETS:
         raise ConfigError(f"transports.osc.curve_set must be one of {', '.join(_CURVE_SETS)}")
+    if cfg.model.threads < 1:
+        raise ConfigError("model.threads must be >= 1")
     if cfg.clock.playout_delay_ms <= 0:
         raise ConfigError("clock.playout_delay_ms must be > 0")
     if not 0.0 <= cfg.control.intensity <= 2.0:

@@ -232,3 +232,17 @@ class StreamingEngine:
         rms = float(np.sqrt(np.mean(seg * seg))) if seg.size else 0.0
         values = self._idle.apply(np.asarray(values, dtype=np.float32), f, rms < self.cfg.idle.silence_rms)
         return RigFrame(index=f, capture_time=self._capture_time(a), values=clamp(values))
+
+
+def stream_array(engine: StreamingEngine, audio: np.ndarray, chunk_samples: int = 160,
+                 start_time: float = 0.0) -> np.ndarray:
+    """Stream a whole clip through `engine` in chunks, as fast as possible -> (T, 174).
+
+    What a file source in --fast mode does, for comparing a stream with offline `animate()`."""
+    engine.reset()
+    frames: list[RigFrame] = []
+    for start in range(0, audio.shape[0], chunk_samples):
+        engine.insert_audio(audio[start:start + chunk_samples], start_time + start / SAMPLE_RATE)
+        frames.extend(engine.process())
+    frames.extend(engine.finish())
+    return np.stack([f.values for f in frames]) if frames else np.zeros((0, 174), np.float32)
