@@ -60,7 +60,7 @@ class BakeOptions:
     formats: tuple[str, ...] = ("csv",)  # output formats, each one file per input
     fps: float = 60.0  # output frame rate; other than 60 resamples the curves linearly in time
     force: bool = False  # rewrite outputs that already exist
-    batch_size: int = 0  # clips (or windows) per model call; 0 = 8 on CPU, 32 on CUDA
+    batch_size: int = 0  # clips (or windows) per model call; 0 = 16 on CPU, 32 on CUDA
     curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
     transcribe: bool = True  # run the animator's transcriber for the text intensity branch
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
@@ -176,7 +176,7 @@ class Baker:
         self.options = options
         self.guidance = GuidanceCache(animator)
         self.formats = parse_formats(",".join(options.formats))
-        batch = options.batch_size or (32 if str(getattr(animator, "device", "cpu")).startswith("cuda") else 8)
+        batch = options.batch_size or (32 if str(getattr(animator, "device", "cpu")).startswith("cuda") else 16)
         self.window = dataclasses.replace(options.window, batch_size=batch)
         self._transcript = None if options.transcribe else ""  # "" = audio-only intensity head
 

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when present)")
     parser.add_argument("--batch-size", type=int, default=0,
-                        help="clips per model call (default 8 on CPU, 32 on CUDA)")
+                        help="clips per model call (default 16 on CPU, 32 on CUDA)")
     parser.add_argument("--window", type=float, default=WindowOptions.window_s,
                         help=f"seconds per model window for long files (default {WindowOptions.window_s})")
     parser.add_argument("--overlap", type=float, default=WindowOptions.overlap_s,
