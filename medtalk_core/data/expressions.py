@@ -4,8 +4,8 @@ The pose of an emotion (brows, eyelids, cheeks, nose, mouth corners) is scaled f
 by an intensity curve built from the words: higher on content words, much higher on emotionally
 loaded ones (`assets/emotion_words.txt`), and raised where the word is loud or high-pitched in
 the rendition's own audio. So a model can learn the curve from audio and transcript, which is
-what MEDTalk's intensity branch does. Only S_emo rows are written; S_lip minus S_emo (the
-articulation) is never touched here. Values are calibrated on the real angry sample (brow_down
+what MEDTalk's intensity branch does. Only S_emo rows and the gaze are written; S_lip minus
+S_emo (the articulation) is never touched here. Values are calibrated on the real angry sample (brow_down
 about 0.45, brow_lateral about 0.7, squintInner about 0.6 on average).
 """
 
@@ -47,7 +47,9 @@ POSES: dict[str, dict[str, float]] = {
 BLINKS_PER_S = {"angry": 0.25, "disgust": 0.30, "fear": 0.55, "happy": 0.30, "neutral": 0.30, "sad": 0.20,
                 "surprised": 0.15}
 REST_LEVEL = 0.45  # intensity between words and in pauses, relative to the rendition's base
-WOBBLE = 0.06  # slow random variation of each pose control, relative to its value
+WOBBLE = 0.15  # slow random variation of each pose control, relative to its value
+POSE_GAIN = 1.2  # brings mean |value| of the angry renditions near the real angry sample's
+GAZE_DRIFT = (0.03, 0.05)  # amplitude of slow gaze wander (x, y); the real sample looks slightly up
 _WORD_RE = re.compile(r"[a-z']+")
 
 # Function words are unstressed in English running speech; every other word carries a stress.
@@ -157,14 +159,18 @@ def blinks(num_frames: int, per_second: float, rng: np.random.Generator) -> np.n
 
 
 def express(emotion: str, intensity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(T,) intensity -> (T, 174) emotion layer on S_emo rows (pose x intensity, wobble, blinks)."""
+    """(T,) intensity -> (T, 174) emotion layer on S_emo rows (pose x intensity, wobble, blinks),
+    plus a slow gaze wander on CTRL_C_eye (in no index set)."""
     num_frames = len(intensity)
     out = np.zeros((num_frames, rig.NUM_CONTROLS), np.float32)
     for key, value in POSES[emotion].items():
         for r in rows(key):
             wobble = gaussian_filter1d(rng.standard_normal(num_frames), sigma=20.0, mode="nearest")
             wobble /= max(np.abs(wobble).max(), 1e-6)
-            out[:, r] = value * intensity * (1.0 + WOBBLE * wobble)
+            out[:, r] = POSE_GAIN * value * intensity * (1.0 + WOBBLE * wobble)
+    for key, amplitude, offset in (("eye-translateX", GAZE_DRIFT[0], 0.0), ("eye-translateY", GAZE_DRIFT[1], 0.08)):
+        drift = gaussian_filter1d(rng.standard_normal(num_frames), sigma=30.0, mode="nearest")
+        out[:, rows(key)[0]] = offset + amplitude * drift / max(np.abs(drift).max(), 1e-6)  # C_eye: gaze, not emotion
     blink = blinks(num_frames, BLINKS_PER_S[emotion], rng)
     for r in rows("eye_blink"):
         out[:, r] = out[:, r] + (1.0 - out[:, r]) * blink  # a blink closes the eye fully from any pose

@@ -256,7 +256,7 @@ def generate(out_dir: str | Path, options: SynthOptions = SynthOptions(), force:
     # forkserver (which never initialises espeak-ng), it initialises the library once and exits.
     # That makes the output independent of --workers and of what ran before.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload([__name__, "scipy.signal", "soundfile"])  # imported once, not per sentence
     with ctx.Pool(min(options.workers, len(jobs)), maxtasksperchild=1) as pool:
         for clip_rows in pool.imap(render, jobs, chunksize=1):
             rows.extend(clip_rows)
