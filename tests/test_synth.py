@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import ctypes.util
 import itertools
 from pathlib import Path
 
@@ -19,8 +20,7 @@ from medtalk_core.data.rigmap import articulatory_rows, rows
 from medtalk_core.data.synth import SynthOptions, assign_splits, generate, load_sentences
 
 pytestmark = pytest.mark.skipif(
-    not any(Path(p).exists() for p in ("/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1", "/usr/lib/aarch64-linux-gnu/libespeak-ng.so.1"))
-    and espeak.ctypes.util.find_library("espeak-ng") is None,
+    ctypes.util.find_library("espeak-ng") is None,
     reason="libespeak-ng is not installed (sudo apt-get install espeak-ng libespeak-ng1)",
 )
 

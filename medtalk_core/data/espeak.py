@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import MissingDependencyError
-
-logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "sudo apt-get install espeak-ng libespeak-ng1"
 LIBRARY_ENV = "MEDTALK_ESPEAK_LIB"  # overrides the library file name (tests point it at a missing one)
@@ -107,7 +104,8 @@ class Espeak:
         ]
         rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA)
         if rate <= 0:
-            raise MissingDependencyError(f"espeak-ng failed to initialise (its data files may be missing): {INSTALL_HINT}")
+            raise MissingDependencyError(
+                f"espeak-ng failed to initialise (its data files may be missing): {INSTALL_HINT}")
         self.sample_rate = int(rate)
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, int, int, bytes]] = []  # type, sample, text pos, length, name
@@ -129,7 +127,8 @@ class Espeak:
     def synthesize(self, text: str, voice: Voice) -> Utterance:
         """Speak `text` with `voice`; returns the audio and its phoneme and word events."""
         if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
-            raise MissingDependencyError(f"espeak-ng has no voice {voice.name!r}; install the full package: {INSTALL_HINT}")
+            raise MissingDependencyError(
+                f"espeak-ng has no voice {voice.name!r}; install the full package: {INSTALL_HINT}")
         for param, value in ((PARAM_RATE, voice.rate), (PARAM_PITCH, voice.pitch),
                              (PARAM_RANGE, voice.pitch_range), (PARAM_VOLUME, voice.volume)):
             self._lib.espeak_SetParameter(param, int(value), 0)
@@ -144,7 +143,8 @@ class Espeak:
             (name.split(b"\0", 1)[0].decode("utf-8", "replace"), sample / sr)
             for kind, sample, _, _, name in self._events if kind == _EVENT_PHONEME
         )
-        words = tuple((pos - 1, length, sample / sr) for kind, sample, pos, length, _ in self._events if kind == _EVENT_WORD)
+        words = tuple((pos - 1, length, sample / sr)
+                      for kind, sample, pos, length, _ in self._events if kind == _EVENT_WORD)
         return Utterance(audio, self.sample_rate, phonemes, words)
 
 
