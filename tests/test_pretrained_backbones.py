@@ -349,3 +349,25 @@ def test_emotion2vec_missing_model(tmp_path: Path) -> None:
     with pytest.raises(MedtalkError) as info:  # MissingModelError, or MissingDependencyError without funasr
         backbone.features(noise(16000))
     assert "iic/emotion2vec_base" in str(info.value) or "funasr" in str(info.value)
+
+
+# --- device and precision ------------------------------------------------------------------
+def test_fp16_is_ignored_on_cpu(wav2vec2_dir: Path) -> None:
+    settings = Wav2Vec2Settings(model=str(wav2vec2_dir))
+    half = Wav2Vec2Content(settings, LoadOptions(device="cpu", fp16=True))
+    assert next(half.load().parameters()).dtype == torch.float32
+    assert torch.equal(half.features(noise(8000)), Wav2Vec2Content(settings, CPU).features(noise(8000)))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fp16_on_gpu_matches_fp32(wav2vec2_dir: Path, bert_dir: Path) -> None:
+    gpu16 = LoadOptions(device="cuda", fp16=True)
+    content = Wav2Vec2Content(Wav2Vec2Settings(model=str(wav2vec2_dir)), gpu16)
+    feats = content.features(noise(16000))
+    assert next(content.load().parameters()).dtype == torch.float16
+    assert feats.dtype == torch.float32 and feats.device.type == "cpu"
+    reference = Wav2Vec2Content(Wav2Vec2Settings(model=str(wav2vec2_dir)), CPU).features(noise(16000))
+    assert torch.allclose(feats, reference, atol=5e-2, rtol=5e-2)
+    text = BertText(BertSettings(model=str(bert_dir)), gpu16).features("hello world")
+    assert torch.allclose(text, BertText(BertSettings(model=str(bert_dir)), CPU).features("hello world"), atol=5e-2)
