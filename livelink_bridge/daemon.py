@@ -88,6 +88,7 @@ class Daemon:
         self.status: StatusLine | None = None
         self._guidance_version = -1
         self._send_errors = 0
+        self._threads_before: int | None = None
 
     @property
     def realtime(self) -> bool:
@@ -98,6 +99,7 @@ class Daemon:
         cfg = self.cfg
         import torch
 
+        self._threads_before = torch.get_num_threads()
         torch.set_num_threads(cfg.model.threads)
         if self.animator is None:
             self.animator = load_animator(cfg)
@@ -148,6 +150,11 @@ class Daemon:
         for t in self.transports or []:
             t.close()
         self.transports = []
+        if self._threads_before is not None:  # leave the process's torch setting as we found it
+            import torch
+
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
         if self.stats.frames_sent:
             logger.info("stopped: %d frames sent, %d late, latency p50 %s ms, p95 %s ms",
                         self.stats.frames_sent, self.stats.late_frames,

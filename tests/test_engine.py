@@ -1,0 +1,220 @@
+"""StreamingEngine, IdleMotion and FrameClock: frames in order, stream close to offline,
+guidance transitions, idle behaviour, steady clock with hold and late counting."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from livelink_bridge.clock import FrameClock
+from livelink_bridge.daemon_config import EngineConfig, IdleConfig
+from livelink_bridge.engine import StreamingEngine, stream_array
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.idle import IdleMotion
+from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames
+from medtalk_core.rig import controller_names, s_lip, valid_ranges
+
+NAMES = controller_names()
+NO_IDLE = dataclasses.replace(IdleConfig(), enabled=False)
+
+
+@pytest.fixture(scope="module")
+def animator(tiny_checkpoint):
+    from medtalk_core.inference import Animator
+
+    torch.set_num_threads(1)
+    return Animator.from_checkpoint(tiny_checkpoint, "cpu")
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    """2.5 s of speech-like audio: voiced bursts (harmonics with a moving pitch) and pauses."""
+    t = np.arange(int(2.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 6))
+    envelope = (np.sin(2 * np.pi * 2.0 * t) > -0.2).astype(np.float64)
+    noise = np.random.default_rng(0).standard_normal(t.shape) * 0.01
+    return (0.3 * voiced * envelope + noise).astype(np.float32)
+
+
+def test_frames_are_contiguous_in_range_and_timed(animator, speech):
+    engine = StreamingEngine(animator, EngineConfig(), guidance="happy")
+    frames = []
+    t0 = 1000.0
+    for start in range(0, speech.shape[0], 160):
+        engine.insert_audio(speech[start:start + 160], t0 + start / SAMPLE_RATE)
+        frames.extend(engine.process())
+    assert frames, "frames must come out before the end of the stream"
+    assert engine.frames_emitted < num_frames(speech.shape[0])  # the lookahead is held back...
+    frames.extend(engine.finish())  # ...until the end
+    assert [f.index for f in frames] == list(range(num_frames(speech.shape[0])))
+    low, high = valid_ranges()
+    values = np.stack([f.values for f in frames])
+    assert np.all(values >= low) and np.all(values <= high)
+    expected = t0 + np.array([frame_samples(f.index) for f in frames]) / SAMPLE_RATE
+    assert np.allclose([f.capture_time for f in frames], expected, atol=1e-6)
+    assert engine.runs >= num_frames(speech.shape[0]) // engine.hop  # one model run per hop
+
+
+def test_stream_matches_offline_when_lookahead_covers_the_receptive_field(animator, speech):
+    g = animator.guidance("sad")
+    offline = animator.animate(speech, g, transcript="", smooth=True)
+    cfg = EngineConfig(lookahead_ms=250.0, crossfade_ms=250.0, idle=NO_IDLE)
+    streamed = stream_array(StreamingEngine(animator, cfg, guidance=g), speech)
+    assert streamed.shape == offline.shape
+    assert np.abs(streamed - offline).max() < 5e-3
+    # with the low-latency defaults the stream still stays close on the lips
+    fast = stream_array(StreamingEngine(animator, EngineConfig(idle=NO_IDLE), guidance=g), speech)
+    lip = list(s_lip())
+    assert np.abs(fast[:, lip] - offline[:, lip]).mean() < 0.01
+
+
+def test_stream_is_not_misaligned_by_a_frame(animator, speech):
+    """A guard on the alignment: shifting the stream by one frame must be clearly worse."""
+    g = animator.guidance("angry")
+    offline = animator.animate(speech, g, transcript="", smooth=True)
+    cfg = EngineConfig(lookahead_ms=250.0, crossfade_ms=250.0, idle=NO_IDLE)
+    streamed = stream_array(StreamingEngine(animator, cfg, guidance=g), speech)
+    aligned = np.abs(streamed - offline).mean()
+    shifted = np.abs(streamed[1:] - offline[:-1]).mean()
+    assert aligned < 0.5 * shifted
+
+
+class _Spy:
+    """Wraps an Animator and records the guidance of each animate() call."""
+
+    def __init__(self, animator):
+        self.inner = animator
+        self.calls: list[torch.Tensor] = []
+
+    def guidance(self, *a, **k):
+        return self.inner.guidance(*a, **k)
+
+    def mix(self, *a, **k):
+        return self.inner.mix(*a, **k)
+
+    def animate(self, audio, guidance, transcript=None, smooth=True):
+        self.calls.append(torch.as_tensor(guidance))
+        return self.inner.animate(audio, guidance, transcript=transcript, smooth=smooth)
+
+
+def test_guidance_change_blends_over_transition_time(animator, speech):
+    spy = _Spy(animator)
+    cfg = EngineConfig(transition_s=0.25, idle=NO_IDLE)
+    engine = StreamingEngine(spy, cfg, guidance="neutral")
+    g_a, g_b = animator.guidance("neutral"), animator.guidance("happy")
+    half = speech.shape[0] // 2
+    for start in range(0, half, 160):
+        engine.insert_audio(speech[start:start + 160], start / SAMPLE_RATE)
+        engine.process()
+    change = engine.frames_emitted
+    engine.set_guidance(g_b)
+    spy.calls.clear()
+    frames = []
+    for start in range(half, speech.shape[0], 160):
+        engine.insert_audio(speech[start:start + 160], start / SAMPLE_RATE)
+        frames.extend(engine.process())
+    first = spy.calls[0]
+    assert first.dim() == 2, "a run inside a transition gets per-frame guidance (T, D)"
+    # distance to the target falls monotonically over the transition frames
+    newest = change + engine.lookahead + engine.hop  # the first run after the change ends here
+    run_first = newest - first.shape[0]
+    rows = first[change - run_first:]
+    dist = (rows - g_b).norm(dim=-1)
+    assert torch.all(dist[1:] <= dist[:-1] + 1e-6)
+    assert torch.allclose(first[change - run_first - 1], g_a, atol=1e-5)  # before the change: old guidance
+    assert spy.calls[-1].dim() == 1 and torch.allclose(spy.calls[-1], g_b)  # after it: plain target
+    # frames well after the transition equal a stream guided by the target from the start
+    ref = stream_array(StreamingEngine(animator, cfg, guidance=g_b), speech)
+    late = [f for f in frames if f.index >= change + engine.transition + engine.window]
+    assert late, "the clip must extend past the transition"
+    got = np.stack([f.values for f in late])
+    assert np.allclose(got, ref[[f.index for f in late]], atol=1e-5)
+
+
+def test_idle_blinks_breathes_and_relaxes_the_mouth(animator):
+    silence = np.zeros(int(5 * SAMPLE_RATE), np.float32)
+    idle = IdleConfig(seed=3, blink_interval_s=(1.0, 2.0), breathing_period_s=2.0)
+    values = stream_array(StreamingEngine(animator, EngineConfig(idle=idle), guidance="neutral"), silence)
+    left = values[:, NAMES.index("CTRL_L_eye_blink-translateY")]
+    right = values[:, NAMES.index("CTRL_R_eye_blink-translateY")]
+    onsets = np.flatnonzero((left[1:] > 0.5) & (left[:-1] <= 0.5))
+    assert len(onsets) >= 2, "a silent face still blinks"
+    gaps = np.diff(onsets) / FPS
+    assert np.all(gaps >= 1.0) and np.all(gaps <= 2.0 + idle.blink_duration_s)
+    assert np.all(right[left > 0.9] > 0.9)  # both eyes together
+    breath = values[:, NAMES.index("CTRL_neck_throatExhaleInhale-translateY")]
+    assert np.ptp(breath) > 0.2  # slow breathing keeps the face alive
+    lips = values[FPS:, list(s_lip())]
+    assert np.abs(lips).max() < 1e-3  # the mouth rests in silence
+
+
+def test_idle_is_reproducible_and_can_be_off():
+    values = np.full(174, 0.2, np.float32)
+    a, b = IdleMotion(IdleConfig(seed=1)), IdleMotion(IdleConfig(seed=1))
+    out_a = [a.apply(values, i, silent=True) for i in range(600)]
+    out_b = [b.apply(values, i, silent=True) for i in range(600)]
+    assert np.array_equal(np.stack(out_a), np.stack(out_b))
+    off = IdleMotion(NO_IDLE)
+    assert np.array_equal(off.apply(values, 5, silent=True), values)
+
+
+def test_chunk_too_large_for_the_ring_buffer_is_refused(animator):
+    engine = StreamingEngine(animator, EngineConfig(), guidance="neutral")
+    with pytest.raises(ValueError, match="overwrite"):
+        engine.insert_audio(np.zeros(10 * SAMPLE_RATE, np.float32), 0.0)
+
+
+def test_catch_up_runs_once_on_the_newest_window(animator, speech):
+    engine = StreamingEngine(animator, EngineConfig(), guidance="neutral", catch_up=True)
+    engine.insert_audio(speech[:8000], 0.0)  # 0.5 s arrives at once: inference fell behind
+    frames = engine.process()
+    assert engine.runs == 1
+    assert [f.index for f in frames] == list(range(num_frames(8000) - engine.lookahead))
+
+
+def _frames(indices, t0=100.0):
+    return [RigFrame(i, t0 + i / FPS, np.full(174, i / 1000, np.float32)) for i in indices]
+
+
+def test_clock_sends_each_frame_at_capture_plus_delay():
+    clock = FrameClock(delay_s=0.1)
+    clock.push(_frames(range(10)))
+    assert clock.due(100.0 + 0.1 - 1e-3) == []
+    sent = clock.due(100.0 + 0.1 + 4.5 / FPS)
+    assert [f.index for f in sent] == [0, 1, 2, 3, 4]
+    assert clock.deadline() == pytest.approx(100.0 + 0.1 + 5 / FPS)
+    assert clock.late_frames == 0
+
+
+def test_clock_holds_when_frames_are_late_and_drops_them_after():
+    clock = FrameClock(delay_s=0.1)
+    clock.push(_frames(range(5)))
+    sent = clock.due(100.0 + 0.1 + 7.5 / FPS)  # frames 5..7 are due but were never computed
+    assert [f.index for f in sent] == list(range(8))
+    assert clock.late_frames == 3
+    assert np.array_equal(sent[7].values, sent[4].values)  # held pose
+    clock.push(_frames(range(5, 10)))  # the late ones arrive: 5..7 are dropped, 8, 9 go on time
+    assert clock.dropped_frames == 3
+    assert [f.index for f in clock.due(100.0 + 0.1 + 9.5 / FPS)] == [8, 9]
+
+
+def test_clock_never_drifts_over_a_long_stream():
+    clock = FrameClock(delay_s=0.05)
+    total = 60 * 60 * 10  # ten minutes of frames
+    clock.push(_frames(range(total), t0=0.0))
+    sent = clock.due((total - 0.5) / FPS + 0.05)
+    assert len(sent) == total and clock.late_frames == 0
+    assert clock.deadline(total - 1) == pytest.approx((total - 1) / FPS + 0.05, abs=1e-9)
+
+
+def test_clock_stops_holding_when_draining():
+    clock = FrameClock(delay_s=0.1)
+    clock.push(_frames(range(3)))
+    clock.drain()
+    assert [f.index for f in clock.due(200.0)] == [0, 1, 2]
+    assert clock.late_frames == 0 and clock.pending == 0
