@@ -11,6 +11,8 @@ funasr is the optional `emotion2vec` extra and is imported only when the model l
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import random
@@ -103,9 +105,11 @@ class Emotion2vecEmotion:
                 raise missing_model("audio emotion (emotion2vec)", self.settings.model, looked, self.config_key,
                                     self.options)
             device = resolve_device(self.options.device)
-            # AutoModel reseeds every RNG and sets torch's thread count: keep the caller's state
+            # AutoModel reseeds every RNG, sets torch's thread count and prints its version to
+            # stdout (where our CLI writes results): keep the caller's state and stdout
             rng = (random.getstate(), np.random.get_state())
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+                    contextlib.redirect_stdout(io.StringIO()):
                 auto = AutoModel(model=str(folder) if folder else self.settings.model, hub=self.settings.hub,
                                  device=str(device), ncpu=torch.get_num_threads(), disable_update=True,
                                  disable_log=True, disable_pbar=True)
