@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint folder to start from when --out holds no earlier stage")
     parser.add_argument("--encoder", default=None, choices=["mlp", "temporal"],
                         help="override the model profile's motion/audio encoder type")
+    parser.add_argument("--cache", default=None,
+                        help="folder for cached backbone features (default OUT/feature_cache); share it between runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             raise MedtalkError("--resume needs --out: the folder of the run to continue")
         args.out = str(Path("runs") / f"{Path(args.config).stem}-{datetime.now():%Y%m%d-%H%M%S}")
     results = train(recipe, args.out, stage=args.stage, resume=args.resume, init=args.init,
-                    show_progress=not args.no_progress)
+                    cache_dir=args.cache, show_progress=not args.no_progress)
     for r in results:
         val = "-" if r.final_val_loss is None else f"{r.final_val_loss:.5f}"
         print(f"{r.stage:12s} {r.seconds:8.1f} s  train loss {r.final_train_loss:.5f}  val loss {val}  -> {r.checkpoint}")

@@ -93,13 +93,19 @@ def emotion_path(model: MEDTalk, batch: Batch, guidance: torch.Tensor, variant: 
     return model.emotion_from_guidance(guidance, intensity)
 
 
+@torch.no_grad()
+def frozen_targets(model: MEDTalk, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ACM(A), E_e(R)), each (B, T, L): fixed in the FIM and guidance stages, computed once per batch."""
+    return model.content_from_audio(batch.content, batch.mask), model.emo_encoder(batch.rig, batch.mask)
+
+
 def guided_loss(model: MEDTalk, batch: Batch, guidance: torch.Tensor, variant: Variant, lambda_sim: float,
-                lambda_int: float) -> tuple[torch.Tensor, torch.Tensor]:
+                lambda_int: float, targets: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 12 (FIM; with lambda_int = 0, eq. 14 of the guidance stage):
-    MSE(R_hat, R) + lambda_sim (1 - cos(E_fuse(F~), E_e(R))) + lambda_int MSE(Int(R_hat), Int(R))."""
-    with torch.no_grad():  # frozen content path and targets
-        content = model.content_from_audio(batch.content, batch.mask)  # (B, T, L)
-        emo_target = model.emo_encoder(batch.rig, batch.mask)  # (B, T, L)
+    MSE(R_hat, R) + lambda_sim (1 - cos(E_fuse(F~), E_e(R))) + lambda_int MSE(Int(R_hat), Int(R)).
+    `targets` = frozen_targets(model, batch) when the caller already has them."""
+    content, emo_target = targets if targets is not None else frozen_targets(model, batch)
     emotion = emotion_path(model, batch, guidance, variant)  # (B, T, L)
     pred = model.decode(emotion, content)  # (B, T, 174)
     loss = masked_mse(pred, batch.rig, batch.mask) + lambda_sim * sequence_cosine_loss(emotion, emo_target, batch.mask)
@@ -113,10 +119,11 @@ def fim_loss(model: MEDTalk, batch: Batch, variant: Variant, lambda_sim: float,
     """Eq. 12 with label guidance. With text, the audio-only intensity head is fitted beside the
     CMF head with the same loss, so the model also runs when no transcript is at hand."""
     guidance = model.guidance_from_label(batch.emotion)  # (B, D)
-    loss, pred = guided_loss(model, batch, guidance, variant, lambda_sim, lambda_int)
+    targets = frozen_targets(model, batch)
+    loss, pred = guided_loss(model, batch, guidance, variant, lambda_sim, lambda_int, targets)
     if variant.use_text and variant.dynamic_intensity:
         audio_only = Variant(use_text=False, dynamic_intensity=True, name="audio_head")
-        loss = loss + guided_loss(model, batch, guidance, audio_only, lambda_sim, lambda_int)[0]
+        loss = loss + guided_loss(model, batch, guidance, audio_only, lambda_sim, lambda_int, targets)[0]
     return loss, pred
 
 

@@ -34,8 +34,8 @@ from ..data.emoface import EmoFaceDataset
 from .batching import Batch, ClipFeatures, collate, crop_group
 from .guidance_data import GuidanceFeatures
 from .history import EpochRecord, LossHistory
-from .losses import (Variant, acm_loss, cycle_exchange, end_to_end_loss, fim_loss, guided_loss, overlap_exchange,
-                     self_reconstruction)
+from .losses import (Variant, acm_loss, cycle_exchange, end_to_end_loss, fim_loss, frozen_targets, guided_loss,
+                     overlap_exchange, self_reconstruction)
 from .recipe import CROSS_RECON_PHASES, OptimConfig, TrainRecipe
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,8 @@ class Trainer:
             # the FIM stage would drift away from what E_fuse now expects.
             text, image = self._guidance_tensors(indices, val)
             audio = Variant(use_text=False, dynamic_intensity=v.dynamic_intensity, name="guidance")
-            losses = [guided_loss(m, batch, g, audio, r.lambda_sim, 0.0)[0]
+            targets = frozen_targets(m, batch)
+            losses = [guided_loss(m, batch, g, audio, r.lambda_sim, 0.0, targets)[0]
                       for g in (m.guidance_from_clip_text(text), m.guidance_from_clip_image(image),
                                 m.guidance_from_label(batch.emotion))]
             return torch.stack(losses).mean()
