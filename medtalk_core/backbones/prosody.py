@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import fft  # float32 FFTs, several times faster than numpy.fft here
 
 from ..audio import SAMPLE_RATE
 from .framing import frame_windows
@@ -28,8 +29,8 @@ OCTAVE_TOLERANCE = 0.9  # a shorter lag wins if its correlation is within 10 % o
 def _autocorr_pitch(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """frames (T, WIN) -> (f0 Hz, voicing in [0, 1]), each (T,)."""
     x = frames - frames.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(x, n=2 * WIN, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :WIN]  # (T, WIN)
+    spec = fft.rfft(x, n=2 * WIN, axis=1)
+    ac = fft.irfft(np.abs(spec) ** 2, axis=1)[:, :WIN]  # (T, WIN)
     # unbiased: divide by the overlap length so long lags are not penalised
     ac = ac / (WIN - np.arange(WIN))[None, :]
     energy = ac[:, :1] + 1e-10
@@ -73,7 +74,7 @@ class Prosody:
         log_energy = (20 * np.log10(rms + 1e-5) + 50.0) / 30.0  # about -1 (silence) .. 1 (loud)
         pitch = np.where(voiced, np.log2(f0 / 200.0), 0.0)
 
-        mag = np.abs(np.fft.rfft(frames * self._window, n=N_FFT, axis=1))  # (T, 513)
+        mag = np.abs(fft.rfft(frames * self._window, n=N_FFT, axis=1))  # (T, 513)
         power = mag**2
         total = power.sum(axis=1) + 1e-10
         nyq = SAMPLE_RATE / 2
