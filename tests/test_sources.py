@@ -1,0 +1,196 @@
+"""Audio sources: the seamless stream resampler, the microphone through an injected fake
+stream (mono mix, resampling, capture times, overflow counting, device loss and reopen), and
+the file source (fast, paced, looping)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from livelink_bridge.sources import FileSource, MicSource, StreamResampler
+from medtalk_core.audio import SAMPLE_RATE, write_audio
+from medtalk_core.errors import AudioLoadError, MedtalkError
+
+
+@pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000, 16000])
+def test_stream_resampler_equals_resample_poly_with_no_seams(rate):
+    rng = np.random.default_rng(rate)
+    x = rng.standard_normal(rate // 2).astype(np.float32)
+    r = StreamResampler(rate)
+    out, i = [], 0
+    while i < x.shape[0]:
+        n = int(rng.integers(1, 700))
+        out.append(r.process(x[i:i + n]))
+        i += n
+    y = np.concatenate(out)
+    ref = resample_poly(x.astype(np.float64), r.up, r.down)
+    assert ref.shape[0] - 30 <= y.shape[0] <= ref.shape[0]  # only the last few wait for more input
+    assert np.abs(y - ref[:y.shape[0]]).max() < 1e-5
+
+
+class FakeStream:
+    """Stands in for sounddevice.InputStream; the test calls `feed` as PortAudio would."""
+
+    def __init__(self, device, samplerate, channels, blocksize, callback):
+        self.samplerate, self.channels, self.blocksize = samplerate, channels, blocksize
+        self.callback = callback
+        self.active = False
+        self.closed = False
+
+    def start(self):
+        self.active = True
+
+    def stop(self):
+        self.active = False
+
+    def close(self):
+        self.closed = True
+
+    def feed(self, block: np.ndarray, overflow: bool = False) -> None:
+        self.callback(block, block.shape[0], None, SimpleNamespace(input_overflow=overflow))
+
+
+class FakeDevice:
+    """A factory that records the streams it opens and fails `fail` times on request."""
+
+    def __init__(self, rate=48000, channels=2):
+        self.info = {"name": "Fake Mic", "default_samplerate": float(rate), "max_input_channels": channels}
+        self.streams: list[FakeStream] = []
+        self.fail = 0
+
+    def query(self, device):
+        return self.info
+
+    def open(self, *args):
+        if self.fail > 0:
+            self.fail -= 1
+            raise OSError("device unavailable")
+        self.streams.append(FakeStream(*args))
+        return self.streams[-1]
+
+
+def test_mic_mixes_stereo_resamples_and_times_chunks():
+    dev = FakeDevice(48000, 2)
+    now = [1000.0]
+    mic = MicSource(chunk_ms=10, stream_factory=dev.open, device_query=dev.query, clock=lambda: now[0])
+    mic.start()
+    stream = dev.streams[0]
+    assert (stream.samplerate, stream.channels, stream.blocksize) == (48000, 2, 480)
+    t = np.arange(48000) / 48000
+    left = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    right = 0.5 * np.sin(2 * np.pi * 300 * t).astype(np.float32)
+    stereo = np.stack([left, right], axis=1)
+    for i in range(0, 48000, 480):
+        now[0] += 0.01  # the driver calls back when a 10 ms block is complete
+        stream.feed(stereo[i:i + 480])
+    chunks = mic.read(timeout=0.1)
+    y = np.concatenate([c.samples for c in chunks])
+    ref = resample_poly((left + right) / 2, 1, 3)
+    assert abs(y.shape[0] - SAMPLE_RATE) < 30
+    assert np.abs(y - ref[:y.shape[0]]).max() < 1e-4
+    # each chunk's capture time is that of its first 16 kHz sample on the input's timeline
+    times = np.array([c.capture_time for c in chunks])
+    starts = np.cumsum([0] + [c.samples.shape[0] for c in chunks[:-1]]) / SAMPLE_RATE
+    assert np.allclose(times, 1000.0 + starts, atol=1e-6)
+    assert mic.level_db > -10 and mic.overflows == 0
+    mic.close()
+    assert stream.closed
+
+
+def test_mic_counts_overflows_and_never_blocks_the_callback():
+    dev = FakeDevice(16000, 1)
+    mic = MicSource(queue_blocks=3, stream_factory=dev.open, device_query=dev.query)
+    mic.start()
+    block = np.zeros((160, 1), np.float32)
+    start = time.perf_counter()
+    for _ in range(10):
+        dev.streams[0].feed(block)  # nobody reads: the queue fills after 3
+    dev.streams[0].feed(block, overflow=True)  # the driver reports its own overflow too
+    assert time.perf_counter() - start < 0.5
+    assert mic.overflows == 10 - 3 + 1 + 1
+    assert len(mic.read(timeout=0.0)) == 3
+    mic.close()
+
+
+def test_mic_device_loss_gives_silence_then_reopens_with_backoff():
+    dev = FakeDevice(16000, 1)
+    mic = MicSource(stream_factory=dev.open, device_query=dev.query, backoff_s=(0.05, 0.2))
+    mic.start()
+    dev.streams[0].feed(np.full((160, 1), 0.5, np.float32))
+    assert len(mic.read(timeout=0.0)) == 1
+    dev.streams[0].active = False  # unplugged
+    dev.fail = 2  # the first two reopen attempts fail
+    mic.read(timeout=0.0)  # notices the loss
+    assert dev.streams[0].closed
+    silence = []
+    deadline = time.time() + 3.0
+    while len(dev.streams) < 2 and time.time() < deadline:
+        silence.extend(mic.read(timeout=0.02))
+    assert len(dev.streams) == 2 and mic.reopens == 1, "reopened after two failed tries"
+    audio = np.concatenate([c.samples for c in silence])
+    assert audio.size > 0 and not audio.any()  # silence kept the stream going meanwhile
+    times = [c.capture_time for c in silence]
+    assert all(b > a for a, b in zip(times, times[1:]))
+    dev.streams[1].feed(np.full((160, 1), 0.25, np.float32))
+    assert np.allclose(np.concatenate([c.samples for c in mic.read(timeout=0.1)]), 0.25, atol=1e-6)
+    mic.close()
+
+
+def test_mic_that_cannot_open_at_start_is_a_user_error():
+    dev = FakeDevice()
+    dev.fail = 1
+    with pytest.raises(MedtalkError, match="cannot open audio input"):
+        MicSource(stream_factory=dev.open, device_query=dev.query).start()
+
+
+def _wav(tmp_path, seconds=0.5):
+    audio = (0.1 * np.sin(np.arange(int(seconds * SAMPLE_RATE)) * 0.05)).astype(np.float32)
+    path = tmp_path / "a.wav"
+    write_audio(path, audio)
+    return path, audio
+
+
+def test_file_source_fast_hands_out_every_sample_once(tmp_path):
+    path, audio = _wav(tmp_path)
+    src = FileSource(path, realtime=False, chunk_ms=10)
+    src.start()
+    chunks = []
+    while not src.exhausted:
+        chunks.extend(src.read(0.0))
+    y = np.concatenate([c.samples for c in chunks])
+    assert np.allclose(y, audio, atol=1e-4)
+    times = np.array([c.capture_time for c in chunks])
+    assert np.allclose(np.diff(times), 160 / SAMPLE_RATE, atol=1e-6)
+    assert src.read(0.0) == []
+
+
+def test_file_source_paces_in_real_time_with_a_fake_clock(tmp_path):
+    path, audio = _wav(tmp_path)
+    now = [50.0]
+    src = FileSource(path, realtime=True, chunk_ms=10, clock=lambda: now[0],
+                     sleep=lambda s: now.__setitem__(0, now[0] + s))
+    src.start()
+    assert src.read(0.0) == []  # nothing "captured" yet
+    got = src.read(1.0)  # sleeps until the first chunk is complete
+    assert len(got) == 1 and now[0] == pytest.approx(50.01)
+    now[0] = 50.2
+    got = src.read(0.0)
+    assert len(got) == 19 and got[-1].capture_time == pytest.approx(50.19)
+
+
+def test_file_source_loops(tmp_path):
+    path, audio = _wav(tmp_path, 0.1)
+    src = FileSource(path, realtime=False, loop=True, chunk_ms=30)
+    src.start()
+    y = np.concatenate([src.read(0.0)[0].samples for _ in range(10)])
+    assert not src.exhausted and y.shape[0] == 10 * 480
+    assert np.allclose(y[:1600], audio, atol=1e-4) and np.allclose(y[1600:3200], audio, atol=1e-4)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(AudioLoadError, match="not found"):
+        FileSource(tmp_path / "nope.wav")
