@@ -1,0 +1,113 @@
+"""Live Link Face transport: packets decoded by a parser written here from Unreal's
+AppleARKit Live Link source layout, received over real UDP; and the 174 -> ARKit mapping."""
+
+from __future__ import annotations
+
+import datetime
+import struct
+
+import numpy as np
+import pytest
+
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.livelink_face import (ARKIT_FROM_BOARD, ARKIT_NAMES, LiveLinkFaceTransport,
+                                                      board_to_arkit)
+from medtalk_core.rig import controller_names
+from udp_receivers import RawCollector, wait_for
+
+NAMES = controller_names()
+
+
+def decode(packet: bytes) -> dict:
+    """FAppleARKitLiveLinkRemoteListener's reading order, big-endian (FNboSerializeFromBuffer)."""
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        size = struct.calcsize(fmt)
+        value = struct.unpack_from(fmt, packet, pos)
+        pos += size
+        return value
+
+    def string() -> str:
+        nonlocal pos
+        (n,) = take(">i")
+        text = packet[pos:pos + n].decode("utf-8")
+        pos += n
+        return text
+
+    (version,) = take(">B")
+    device_id = string()
+    subject = string()
+    frame, sub, num, den = take(">ifii")
+    (count,) = take(">B")
+    values = np.array(take(f">{count}f"), np.float32)
+    assert pos == len(packet), "no trailing bytes"
+    return {"version": version, "device_id": device_id, "subject": subject, "frame": frame, "sub": sub,
+            "rate": (num, den), "count": count, "values": values}
+
+
+def _frame(index: int, **controls: float) -> RigFrame:
+    values = np.zeros(174, np.float32)
+    for name, v in controls.items():
+        values[NAMES.index(name)] = v
+    return RigFrame(index, 1_700_000_000.0 + index / 60, values)
+
+
+def test_packets_over_udp_decode_with_the_unreal_layout():
+    rx = RawCollector()
+    try:
+        with LiveLinkFaceTransport("127.0.0.1", rx.port, subject="Ada", device_id="medtalk-test") as tx:
+            frames = [_frame(i, **{"CTRL_C_jaw-translateY": i / 10}) for i in range(10)]
+            for f in frames:
+                tx.send_frame(f)
+            assert wait_for(lambda: len(rx.packets) == 10, timeout=5)
+    finally:
+        rx.close()
+    decoded = [decode(p) for _, p in rx.packets]
+    for f, d in zip(frames, decoded):
+        assert d["version"] == 6 and d["count"] == 61 and d["rate"] == (60, 1)
+        assert d["subject"] == "Ada" and d["device_id"] == "medtalk-test"
+        assert np.allclose(d["values"], board_to_arkit(f.values))
+        assert np.all((d["values"][:52] >= 0) & (d["values"][:52] <= 1))
+        moment = datetime.datetime.fromtimestamp(f.capture_time)
+        seconds = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+        assert d["frame"] + d["sub"] == pytest.approx(seconds * 60, abs=1e-3)
+        assert 0 <= d["sub"] < 1
+    jaw = [d["values"][ARKIT_NAMES.index("JawOpen")] for d in decoded]
+    assert np.allclose(jaw, [i / 10 for i in range(10)], atol=1e-6)
+
+
+def test_mapping_table_names_real_controls_and_covers_every_shape():
+    assert len(ARKIT_NAMES) == 61 and set(ARKIT_FROM_BOARD) == set(ARKIT_NAMES[:52])
+    for shape, terms in ARKIT_FROM_BOARD.items():
+        for control, side, weight in terms:
+            name = "CTRL_" + control if control.endswith("-translateX") else f"CTRL_{control}-translateY"
+            assert name in NAMES, f"{shape}: unknown control {name}"
+            assert side in "+-" and weight > 0
+
+
+@pytest.mark.parametrize("control,value,shape", [
+    ("CTRL_L_eye_blink-translateY", 1.0, "EyeBlinkLeft"),
+    ("CTRL_R_eye_blink-translateY", -0.8, "EyeWideRight"),
+    ("CTRL_L_mouth_cornerPull-translateY", 0.7, "MouthSmileLeft"),
+    ("CTRL_R_mouth_cornerDepress-translateY", 0.6, "MouthFrownRight"),
+    ("CTRL_L_brow_raiseOut-translateY", 0.9, "BrowOuterUpLeft"),
+    ("CTRL_C_tongue_inOut-translateY", 0.5, "TongueOut"),
+])
+def test_single_controls_drive_the_expected_shape(control, value, shape):
+    out = board_to_arkit(_frame(0, **{control: value}).values)
+    i = ARKIT_NAMES.index(shape)
+    assert out[i] == pytest.approx(abs(value))
+    others = np.delete(out[:52], i)
+    assert others.max() < abs(value)
+
+
+def test_gaze_becomes_eye_rotation_and_head_stays_still():
+    out = board_to_arkit(_frame(0, **{"CTRL_C_eye-translateX": 0.5, "CTRL_C_eye-translateY": 0.5}).values)
+    assert out[ARKIT_NAMES.index("LeftEyeYaw")] > 0 and out[ARKIT_NAMES.index("RightEyeYaw")] > 0
+    assert out[ARKIT_NAMES.index("LeftEyePitch")] < 0  # looking up
+    assert np.all(out[52:55] == 0)
+    assert out[ARKIT_NAMES.index("EyeLookUpLeft")] == pytest.approx(0.5)
+    assert out[ARKIT_NAMES.index("EyeLookOutLeft")] == pytest.approx(0.5)
+    assert out[ARKIT_NAMES.index("EyeLookInRight")] == pytest.approx(0.5)
