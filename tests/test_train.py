@@ -348,3 +348,49 @@ def test_ablations_train_every_variant_with_the_same_budget(trained, tiny_data, 
     assert "overlap_emotion" not in phases and len(phases) == 4  # same cross_recon budget as the full run
     assert (tmp_path / "abl" / "wo_disentangle" / "end_to_end" / "config.json").is_file()
     assert not (tmp_path / "abl" / "wo_text" / "cross_recon").exists()  # built on the full run's acm
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory) -> BackboneSpec:
+    """A randomly initialised tiny open_clip model saved to disk and loaded through the real
+    OpenClipGuidance path (a local weights file and a registered architecture config)."""
+    open_clip = pytest.importorskip("open_clip")
+    folder = tmp_path_factory.mktemp("tiny_clip")
+    arch = {"embed_dim": 32,
+            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    (folder / "medtalk-test-clip.json").write_text(json.dumps(arch), encoding="utf-8")
+    open_clip.add_model_config(folder / "medtalk-test-clip.json")
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model("medtalk-test-clip", pretrained=None).state_dict(), folder / "weights.pt")
+    return BackboneSpec("open_clip", path=str(folder / "weights.pt"),
+                        options={"arch": "medtalk-test-clip", "arch_config": str(folder / "medtalk-test-clip.json")})
+
+
+def test_guidance_stage_trains_only_projections_fuse_and_audio_head(trained, tiny_clip, tmp_path) -> None:
+    out, recipe = trained
+    recipe = dataclasses.replace(recipe, backbones=dataclasses.replace(recipe.backbones, guidance=tiny_clip))
+    results = train(recipe, tmp_path / "g", stage="guidance", init=out / "fim")
+    assert [r.stage for r in results] == ["guidance"]
+    before = checkpoint.load(out / "fim").model.state_dict()
+    after = checkpoint.load(tmp_path / "g" / "guidance").model.state_dict()
+    trained_modules = {"clip_text_map", "clip_image_map", "semantic_emotion_map", "audio_intensity"}
+    for key in before:
+        if key.split(".")[0] in trained_modules:
+            continue
+        assert torch.equal(before[key], after[key]), f"{key} changed in the guidance stage"
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == trained_modules
+    assert (tmp_path / "g" / "guidance" / "loss.png").is_file()
+
+
+def test_guidance_descriptions_follow_emotion_and_strength() -> None:
+    from medtalk_core.train.guidance_data import describe, reference_frame, strength_word
+
+    rng = random.Random(0)
+    assert strength_word(0.5) == "slightly " and strength_word(1.0) == "" and strength_word(2.0) == "very "
+    text = describe(EMOTIONS.index("happy"), 2.0, rng)
+    assert "very " in text and any(w in text for w in ("happy", "joyful", "cheerful"))
+    rig = np.zeros((5, NUM_CONTROLS), np.float32)
+    rig[3, 29] = 1.0  # S_int channel: frame 3 is the most intense
+    assert np.array_equal(reference_frame(rig), rig[3])
