@@ -222,6 +222,14 @@ class _Server(BlockingOSCUDPServer):
             return False
         return True
 
+    def finish_request(self, request: Any, client_address: tuple[str, int]) -> None:
+        try:
+            super().finish_request(request, client_address)
+        except (ValueError, IndexError, TypeError) as exc:  # python-osc's parser on malformed data
+            self.owner.rejected += 1
+            self.owner.log.warn("control: malformed OSC from %s:%d ignored (%s)", client_address[0],
+                                client_address[1], type(exc).__name__)
+
 
 class ControlServer:
     """The OSC control server on its own thread. `address` is the bound (host, port)."""

@@ -1,0 +1,200 @@
+"""Control: GuidanceState, the OSC control server over real UDP (good and bad messages,
+garbage, floods, status replies), hotkeys, and the `medtalk send` client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import time
+
+import pytest
+import torch
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from livelink_bridge.commands import send as send_cmd
+from livelink_bridge.control import STATUS_REPLY, ControlServer, GuidanceState
+from livelink_bridge.hotkeys import Hotkeys
+from medtalk_core.errors import MedtalkError
+from medtalk_core.guidance import strength_of
+from udp_receivers import wait_for
+
+
+@pytest.fixture(scope="module")
+def animator(tiny_checkpoint):
+    from medtalk_core.inference import Animator
+
+    return Animator.from_checkpoint(tiny_checkpoint, "cpu")
+
+
+@pytest.fixture
+def server(animator):
+    state = GuidanceState(animator, "neutral")
+    srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=200, burst=400,
+                        status=lambda: {"fps": 60.0}).start()
+    yield srv
+    srv.close()
+
+
+def _msg(address: str, *args) -> bytes:
+    b = OscMessageBuilder(address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+def _send(srv, data: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(data, (srv.host, srv.port))
+
+
+def _status(srv) -> dict:
+    return send_cmd.request_status(srv.host, srv.port, timeout=3.0)
+
+
+def test_emotion_intensity_mute_and_text_change_the_state(server, animator):
+    state = server.state
+    _send(server, _msg("/medtalk/emotion", "happy", 0.5))
+    assert wait_for(lambda: state.snapshot().description == "happy")
+    snap = state.snapshot()
+    assert snap.strength == 0.5
+    assert torch.allclose(snap.feature, animator.guidance("happy", strength=0.5), atol=1e-6)
+    _send(server, _msg("/medtalk/intensity", 2.0))
+    assert wait_for(lambda: state.snapshot().intensity == 2.0)
+    assert float(strength_of(state.snapshot().feature)) == pytest.approx(1.0, abs=1e-5)  # 0.5 x 2
+    _send(server, _msg("/medtalk/mute", 1))
+    assert wait_for(lambda: state.snapshot().muted)
+    _send(server, _msg("/medtalk/emotion", 5))
+    assert wait_for(lambda: state.snapshot().description == "sad")
+    _send(server, _msg("/medtalk/guidance/text", "a furious, shouting face"))
+    assert wait_for(lambda: state.snapshot().description.startswith("text: "))
+    reply = _status(server)
+    assert reply["guidance"] == "text: a furious, shouting face" and reply["muted"] is True
+    assert reply["fps"] == 60.0 and reply["intensity"] == 2.0
+
+
+@pytest.mark.parametrize("address,args", [
+    ("/medtalk/emotion", ("bored",)),  # unknown emotion
+    ("/medtalk/emotion", (9,)),  # id out of range
+    ("/medtalk/emotion", (1.5,)),  # wrong type
+    ("/medtalk/emotion", ()),  # too few
+    ("/medtalk/emotion", ("happy", 1.0, 2.0)),  # too many
+    ("/medtalk/emotion", ("happy", "loud")),  # strength not a number
+    ("/medtalk/intensity", ("high",)),
+    ("/medtalk/intensity", (7.0,)),  # out of range
+    ("/medtalk/mute", (3,)),
+    ("/medtalk/guidance/text", ("x" * 3000,)),  # over 2 KB
+    ("/medtalk/guidance/text", (42,)),
+    ("/medtalk/guidance/image", ("/no/such/face.png",)),
+    ("/medtalk/nonsense", (1,)),  # unknown address
+])
+def test_bad_messages_are_rejected_and_change_nothing(server, address, args):
+    before = server.state.snapshot()
+    _send(server, _msg(address, *args))
+    assert wait_for(lambda: server.rejected >= 1)
+    assert server.state.snapshot() == before
+    assert _status(server)["guidance"] == "neutral"  # the server still answers
+
+
+def test_non_image_file_is_rejected(server, tmp_path):
+    fake = tmp_path / "face.png"
+    fake.write_text("not a picture")
+    before = server.state.snapshot()
+    _send(server, _msg("/medtalk/guidance/image", str(fake)))
+    assert wait_for(lambda: server.rejected >= 1)
+    assert server.state.snapshot() == before
+
+
+def test_garbage_and_floods_do_not_stop_the_server(animator):
+    state = GuidanceState(animator, "neutral")
+    srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=20, burst=20).start()
+    try:
+        rng = __import__("random").Random(0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(300):
+                junk = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 200)))
+                s.sendto(junk if i % 2 else b"/medtalk/emotion\x00\x00\x00\x00,s\x00" + junk, (srv.host, srv.port))
+        counts = []
+
+        def settled() -> bool:  # every datagram the socket kept has been handled
+            counts.append(srv.dropped + srv.rejected)
+            return len(counts) > 10 and counts[-1] == counts[-10] > 0
+
+        assert wait_for(settled, timeout=10)
+        assert srv.dropped > 100, "the flood hit the rate limit"
+        assert srv.rejected > 0, "malformed datagrams that got through were rejected"
+        assert state.snapshot().version == 0
+        time.sleep(1.1)  # the bucket refills; the server is still there to answer
+        assert _status(srv)["guidance"] == "neutral"
+    finally:
+        srv.close()
+
+
+def test_guidance_state_setters_validate(animator):
+    state = GuidanceState(animator, "angry", strength=0.8, intensity=1.5)
+    snap = state.snapshot()
+    assert snap.description == "angry" and float(strength_of(snap.feature)) == pytest.approx(1.2, abs=1e-5)
+    with pytest.raises(MedtalkError):
+        state.set_emotion("meh")
+    with pytest.raises(MedtalkError):
+        state.set_intensity(-1)
+    assert state.snapshot() == snap
+    state.nudge_intensity(1.0)
+    assert state.snapshot().intensity == 2.0  # capped
+
+
+def test_hotkeys_feed_the_same_state(animator):
+    state = GuidanceState(animator, "neutral")
+    quits = []
+    keys = Hotkeys(state, on_quit=lambda: quits.append(1))
+    keys.handle("4")
+    assert state.snapshot().description == "happy"
+    keys.handle("+")
+    assert state.snapshot().intensity == pytest.approx(1.1)
+    keys.handle("-")
+    keys.handle("-")
+    assert state.snapshot().intensity == pytest.approx(0.9)
+    keys.handle("m")
+    assert state.snapshot().muted
+    keys.handle("m")
+    assert not state.snapshot().muted
+    keys.handle("q")
+    assert quits == [1]
+    keys.handle("x")  # unbound keys do nothing
+    assert state.snapshot().description == "happy"
+
+
+def test_send_builds_the_documented_messages(tmp_path):
+    def parse(argv):
+        p = argparse.ArgumentParser()
+        send_cmd.add_arguments(p)
+        return OscMessage(send_cmd.build(p.parse_args(argv)))
+
+    m = parse(["emotion", "happy", "0.7"])
+    assert m.address == "/medtalk/emotion" and m.params[0] == "happy" and m.params[1] == pytest.approx(0.7)
+    assert parse(["emotion", "3"]).params == [3]
+    assert parse(["text", "a tired smile"]).params == ["a tired smile"]
+    img = tmp_path / "f.png"
+    assert parse(["image", str(img)]).params == [str(img.resolve())]
+    assert parse(["mute", "1"]).params == [1]
+    assert parse(["intensity", "0.5"]).params == [0.5]
+    assert parse(["status"]).address == "/medtalk/status"
+
+
+def test_send_status_without_a_daemon_is_a_clear_error():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound but silent: no reply ever comes
+        with pytest.raises(MedtalkError, match="no status reply"):
+            send_cmd.request_status("127.0.0.1", port, timeout=0.3)
+
+
+def test_status_reply_is_json_to_the_sender(server):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(_msg("/medtalk/status"), (server.host, server.port))
+        data, sender = s.recvfrom(65536)
+    msg = OscMessage(data)
+    assert msg.address == STATUS_REPLY and sender[1] == server.port
+    assert json.loads(msg.params[0])["guidance"] == "neutral"
