@@ -394,3 +394,24 @@ def test_guidance_descriptions_follow_emotion_and_strength() -> None:
     rig = np.zeros((5, NUM_CONTROLS), np.float32)
     rig[3, 29] = 1.0  # S_int channel: frame 3 is the most intense
     assert np.array_equal(reference_frame(rig), rig[3])
+
+
+def test_train_cli_runs_a_stage_and_rejects_bad_flags(tiny_data, model_yaml, tmp_path, capsys) -> None:
+    from livelink_bridge.cli import main
+
+    recipe = {"data": {"root": "unused", "max_frames": 32}, "model": str(model_yaml), "batch_size": 4, "threads": 1,
+              "device": "cpu",
+              "backbones": {"text": {"name": "hashed", "options": {"dim": 16}}, "transcriber": {"name": "none"},
+                            "guidance": {"name": "none"}},
+              "cross_recon": {"self_epochs": 1, "overlap_emotion_epochs": 0, "overlap_content_epochs": 0,
+                              "cycle_epochs": 1}}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(path), "--data", str(tiny_data), "--stage", "cross_recon",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "final checkpoint" in capsys.readouterr().out
+    assert [r.split(",")[1] for r in (out / "cross_recon" / "loss.csv").read_text().splitlines()[1:]] == ["self", "cycle"]
+    assert main(["train", "--config", str(path), "--resume"]) == 2  # --resume needs --out
+    assert "--resume needs --out" in capsys.readouterr().err
+    assert main(["eval", "--data", str(tiny_data), "--recipe", str(path)]) == 2
