@@ -98,7 +98,8 @@ class StageInterrupted(MedtalkError):
 
 class Trainer:
     def __init__(self, recipe: TrainRecipe, model: MEDTalk, data: TrainData, out_dir: Path,
-                 backbones: BackboneConfig, variant: Variant = Variant(), progress: ProgressFn | None = None, on_batch: Callable[[], None] | None = None) -> None:
+                 backbones: BackboneConfig, variant: Variant = Variant(), progress: ProgressFn | None = None,
+                 on_batch: Callable[[], None] | None = None) -> None:
         self.recipe = recipe
         self.model = model
         self.data = data
