@@ -68,7 +68,7 @@ def run_ablations(recipe: TrainRecipe, out_dir: str | Path, test_clips: list[Cli
                         ["cross_recon", "acm", "fim"], Variant(name="w/o overlap"), None),
         "w/o cycle": (dataclasses.replace(recipe, cross_recon=_without_phases(recipe.cross_recon, False, True)),
                       ["cross_recon", "acm", "fim"], Variant(name="w/o cycle"), None),
-        "w/o disentangle": (recipe, ["end_to_end"], Variant(disentangled=False, name="w/o disentangle"), None),
+        "w/o disentangle": (recipe, ["end_to_end"], Variant(name="w/o disentangle"), None),
         "w/o intensity": (recipe, ["fim"], Variant(dynamic_intensity=False, name="w/o intensity"), full_dir / "acm"),
         "w/o text": (recipe, ["fim"], Variant(use_text=False, name="w/o text"), full_dir / "acm"),
     }

@@ -23,7 +23,6 @@ class Variant:
 
     use_text: bool = True  # CMF intensity from audio x transcript; False = the audio-only head (w/o text)
     dynamic_intensity: bool = True  # eq. 9 norm adjustment per frame; False = static label embedding (w/o intensity)
-    disentangled: bool = True  # False = end-to-end audio -> rig, no cross-reconstruction (w/o disentangle)
     name: str = "full"
 
 
