@@ -25,8 +25,10 @@ NO_IDLE = dataclasses.replace(IdleConfig(), enabled=False)
 def animator(tiny_checkpoint):
     from medtalk_core.inference import Animator
 
-    torch.set_num_threads(1)
-    return Animator.from_checkpoint(tiny_checkpoint, "cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small per-hop runs: one thread is fastest on a shared CPU
+    yield Animator.from_checkpoint(tiny_checkpoint, "cpu")
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
