@@ -47,6 +47,11 @@ class FrameClock:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def finished(self) -> bool:
+        """Draining and nothing left to send."""
+        return self._draining and not self._pending
+
     def deadline(self, index: int | None = None) -> float | None:
         """Send time of frame `index` (default: the next one); None before the first frame."""
         index = self._next if index is None else index

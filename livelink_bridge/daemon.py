@@ -2,9 +2,10 @@
 transports, the control server, hotkeys, the transcription worker and the status line, and
 closes them all in one `close()`.
 
-One thread (the caller's) runs the loop: read audio -> engine -> clock -> transports. The audio
-callback, the control server, the hotkeys and the transcriber each have their own thread and
-talk to the loop only through queues and the GuidanceState.
+The caller's thread runs the loop: read audio -> engine -> output clock; live, a sender thread
+takes frames off the clock at their deadlines and hands them to the transports. The audio
+callback, the control server, the hotkeys and the transcriber (a child process) each run on
+their own and talk to the loop only through queues and the GuidanceState.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from .frames import RigFrame
 from .hotkeys import Hotkeys
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .status import StatusLine, StreamStats
-from .transcribe_worker import SpeechSegmenter, TranscribeWorker
+from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
 
 logger = logging.getLogger(__name__)
 
-_MAX_WAIT_S = 0.02  # longest the loop sleeps waiting for audio, so sends stay on time
+_MAX_WAIT_S = 0.02  # longest a wait for audio (loop) or for a deadline (sender) lasts
 
 
 def build_source(cfg: DaemonConfig) -> AudioSource:
@@ -78,6 +79,8 @@ class Daemon:
         self.transports = transports
         self.stats = StreamStats()
         self._stop = threading.Event()
+        self._sender_done = threading.Event()
+        self._clock_lock = threading.Lock()  # the loop pushes frames, the sender takes them
         self.engine: StreamingEngine | None = None
         self.clock: FrameClock | None = None
         self.state: GuidanceState | None = None
@@ -121,8 +124,9 @@ class Daemon:
         for t in self.transports:
             t.open()
         if cfg.model.transcribe and self.animator.transcriber is not None:
+            spec = self.animator.checkpoint.backbones.transcriber
             self.segmenter = SpeechSegmenter()
-            self.worker = TranscribeWorker(self.animator.transcriber).start()
+            self.worker = TranscribeWorker(transcriber_factory(spec), process=True).start()
         if c.enabled:
             self.control = ControlServer(self.state, c.host, c.port, c.max_messages_per_s, c.burst,
                                          status=lambda: self.stats.as_dict()).start()
@@ -168,35 +172,53 @@ class Daemon:
 
     # --- the loop ---
     def run(self) -> int:
-        """Stream until `stop()`, or (file without loop) until the last frame is sent. Returns 0."""
+        """Stream until `stop()`, or (file without loop) until the last frame is sent. Returns 0.
+
+        Live, a sender thread owns the output clock and the transports, so frames leave on time
+        even while this thread is inside a model run; with --fast this thread sends directly."""
         if self.engine is None:
             raise RuntimeError("Daemon.run() before start()")
-        finished = False
-        while not self._stop.is_set():
-            if self.clock is not None:
-                deadline = self.clock.deadline()
-                wait = _MAX_WAIT_S if deadline is None else min(_MAX_WAIT_S, max(0.0, deadline - time.time()))
-            else:
-                wait = 0.0
-            if not finished:
-                self._feed(self.source.read(wait))
+        sender = None
+        if self.clock is not None:
+            sender = threading.Thread(target=self._send_loop, name="medtalk-sender", daemon=True)
+            sender.start()
+        try:
+            while not self._stop.is_set():
+                self._feed(self.source.read(_MAX_WAIT_S))
                 self._poll_control()
                 self._deliver(self.engine.process())
+                self.status.update(time.time())
                 if self.source.exhausted:
                     self._deliver(self.engine.finish())
-                    finished = True
-                    if self.clock is not None:
-                        self.clock.drain()
-            elif self.clock is not None:
-                time.sleep(wait)
-            if self.clock is not None:
-                self._send(self.clock.due(time.time()))
+                    break
+            if sender is not None:
+                with self._clock_lock:
+                    self.clock.drain()
+                while sender.is_alive() and not self._stop.is_set():  # the last frames leave on time
+                    sender.join(0.05)
+                    self.status.update(time.time())
+        finally:
+            self._sender_done.set()
+            if sender is not None:
+                sender.join()
+        return 0
+
+    def _send_loop(self) -> None:
+        """Sender thread: sleep to the next frame's deadline, send what is due, repeat."""
+        while not self._sender_done.is_set() and not self._stop.is_set():
+            with self._clock_lock:
+                if self.clock.finished:
+                    return
+                deadline = self.clock.deadline()
+            now = time.time()
+            if deadline is None or deadline > now:
+                self._stop.wait(_MAX_WAIT_S if deadline is None else min(_MAX_WAIT_S, deadline - now))
+                continue
+            with self._clock_lock:
+                frames = self.clock.due(time.time())
                 self.stats.late_frames = self.clock.late_frames
                 self.stats.dropped_frames = self.clock.dropped_frames
-            self.status.update(time.time())
-            if finished and (self.clock is None or self.clock.pending == 0):
-                break
-        return 0
+            self._send(frames)
 
     def _feed(self, chunks: list[AudioChunk]) -> None:
         muted = self.state.snapshot().muted
@@ -221,7 +243,8 @@ class Daemon:
     def _deliver(self, frames: list[RigFrame]) -> None:
         self.stats.model_runs = self.engine.runs
         if self.clock is not None:
-            self.clock.push(frames)
+            with self._clock_lock:
+                self.clock.push(frames)
         else:
             self._send(frames)
 

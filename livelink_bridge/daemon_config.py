@@ -67,8 +67,8 @@ class SourceConfig:
     input_device: str | None = None  # mic: device name (substring) or index; None = system default
     realtime: bool = True  # file: pace chunks in real time (False = as fast as possible)
     loop: bool = False  # file: start over at the end instead of stopping
-    chunk_ms: float = 10.0  # file: chunk length; mic: block length asked of the driver
-    queue_blocks: int = 200  # mic: bounded callback queue (200 x 10 ms = 2 s); overflow is counted
+    chunk_ms: float = 5.0  # file: chunk length; mic: block length asked of the driver (adds to latency)
+    queue_blocks: int = 400  # mic: bounded callback queue (400 x 5 ms = 2 s); overflow is counted
 
 
 @dataclass(frozen=True)

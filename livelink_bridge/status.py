@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any, Callable, TextIO
@@ -15,9 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 class StreamStats:
-    """Counters of one stream, updated by the daemon's thread and read by anyone."""
+    """Counters of one stream, updated by the daemon's threads and read by anyone."""
 
     def __init__(self, history: int = 600) -> None:
+        self._lock = threading.Lock()  # the sender appends while the status line and control read
         self.frames_sent = 0
         self.packets_sent = 0
         self.late_frames = 0
@@ -30,19 +32,23 @@ class StreamStats:
         self._sent_at: deque[float] = deque(maxlen=240)  # wall times of recent sends
 
     def record_send(self, capture_time: float, now: float, packets: int) -> None:
-        self.frames_sent += 1
-        self.packets_sent += packets
-        self._latency.append(now - capture_time)
-        self._sent_at.append(now)
+        with self._lock:
+            self.frames_sent += 1
+            self.packets_sent += packets
+            self._latency.append(now - capture_time)
+            self._sent_at.append(now)
 
     def fps(self, now: float, span_s: float = 1.0) -> float:
-        recent = [t for t in self._sent_at if t > now - span_s]
+        with self._lock:
+            recent = [t for t in self._sent_at if t > now - span_s]
         return len(recent) / span_s
 
     def latency_ms(self, percentile: float = 50.0) -> float | None:
-        if not self._latency:
+        with self._lock:
+            latency = np.asarray(self._latency)
+        if latency.size == 0:
             return None
-        return 1000.0 * float(np.percentile(np.asarray(self._latency), percentile))
+        return 1000.0 * float(np.percentile(latency, percentile))
 
     def as_dict(self, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now

@@ -9,10 +9,12 @@ arrives, the engine's windows use the audio-only intensity head.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -92,25 +94,63 @@ class SpeechSegmenter:
         return None
 
 
-class TranscribeWorker:
-    """Runs `transcriber.transcribe` on finished segments, on its own thread."""
+def _serve(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
+    """The worker's loop, in a child process or a thread: build the transcriber, then turn
+    (start sample, audio) items into (start frame, end frame, text) until a None arrives."""
+    transcriber = factory()
+    while True:
+        item = inbox.get()
+        if item is None:
+            return
+        start, audio = item
+        try:
+            text = transcriber.transcribe(audio).text
+        except Exception as exc:  # a recogniser failure costs one segment's text, never the stream
+            outbox.put(("error", f"{type(exc).__name__}: {exc}"))
+            continue
+        outbox.put((num_frames(start), num_frames(start + audio.shape[0]), text))
 
-    def __init__(self, transcriber: Any, max_pending: int = 4) -> None:
-        self.transcriber = transcriber
-        self._in: queue.Queue[SpeechSegment | None] = queue.Queue(maxsize=max_pending)
-        self._out: queue.Queue[SegmentText] = queue.Queue()
-        self._thread: threading.Thread | None = None
+
+def transcriber_factory(spec: Any) -> Callable[[], Any]:
+    """A picklable recipe that builds the transcriber of `spec` (a BackboneSpec) in a worker."""
+    from medtalk_core.backbones import build_backbone
+
+    return partial(build_backbone, "transcriber", spec)
+
+
+class TranscribeWorker:
+    """Transcribes finished segments off the daemon's loop.
+
+    `process=True` (the daemon's choice) runs the transcriber in a child process: pocketsphinx
+    holds the GIL for hundreds of milliseconds per phrase, which in a thread would stall the
+    60 fps loop. `factory` must then be picklable (see `transcriber_factory`)."""
+
+    def __init__(self, factory: Callable[[], Any], process: bool = True, max_pending: int = 4) -> None:
+        self.factory = factory
+        self.process = process
+        self.max_pending = max_pending
+        self._in: Any = None
+        self._out: Any = None
+        self._runner: Any = None  # the Process or Thread
         self.skipped = 0  # segments dropped because the transcriber was still busy
         self.done = 0
 
     def start(self) -> "TranscribeWorker":
-        self._thread = threading.Thread(target=self._loop, name="medtalk-transcribe", daemon=True)
-        self._thread.start()
+        if self.process:
+            ctx = multiprocessing.get_context("spawn")  # never fork a process that holds torch threads
+            self._in, self._out = ctx.Queue(self.max_pending), ctx.Queue()
+            self._runner = ctx.Process(target=_serve, args=(self.factory, self._in, self._out),
+                                       name="medtalk-transcribe", daemon=True)
+        else:
+            self._in, self._out = queue.Queue(self.max_pending), queue.Queue()
+            self._runner = threading.Thread(target=_serve, args=(self.factory, self._in, self._out),
+                                            name="medtalk-transcribe", daemon=True)
+        self._runner.start()
         return self
 
     def submit(self, segment: SpeechSegment) -> None:
         try:
-            self._in.put_nowait(segment)
+            self._in.put_nowait((segment.start_sample, segment.audio))
         except queue.Full:
             self.skipped += 1
             logger.debug("transcriber busy: segment at %.2f s left to the audio-only head",
@@ -120,33 +160,33 @@ class TranscribeWorker:
         out = []
         while True:
             try:
-                out.append(self._out.get_nowait())
+                item = self._out.get_nowait()
             except queue.Empty:
                 return out
-
-    def _loop(self) -> None:
-        while True:
-            segment = self._in.get()
-            if segment is None:
-                return
-            try:
-                text = self.transcriber.transcribe(segment.audio).text
-            except Exception:  # a recogniser failure costs one segment's text, never the stream
-                logger.exception("transcription failed")
+            if item[0] == "error":
+                logger.warning("transcription failed: %s", item[1])
                 continue
-            end = segment.start_sample + segment.audio.shape[0]
             self.done += 1
-            logger.debug("transcript %r", text)
-            self._out.put(SegmentText(num_frames(segment.start_sample), num_frames(end), text))
+            logger.debug("transcript %r", item[2])
+            out.append(SegmentText(*item))
 
-    def close(self) -> None:
-        if self._thread is None:
+    def close(self, timeout: float = 5.0) -> None:
+        if self._runner is None:
             return
         while True:  # make room for the stop sign: pending segments are no longer wanted
             try:
                 self._in.get_nowait()
             except queue.Empty:
                 break
-        self._in.put(None)
-        self._thread.join()
-        self._thread = None
+        try:
+            self._in.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._runner.join(timeout)
+        if self.process:
+            if self._runner.is_alive():  # stuck inside the recogniser: end our own child
+                self._runner.terminate()
+                self._runner.join()
+            self._in.close()
+            self._out.close()
+        self._runner = None

@@ -218,7 +218,9 @@ def test_garbage_and_bad_control_messages_do_not_stop_the_stream(animator, clip)
         osc.close()
 
 
-class _EchoTranscriber:
+class EchoTranscriber:
+    """A stand-in recogniser; module level so that a spawned worker process can build it."""
+
     name = "echo"
 
     def __init__(self):
@@ -226,10 +228,11 @@ class _EchoTranscriber:
 
     def transcribe(self, audio_16k):
         self.calls += 1
-        return Transcript(text=f"segment {self.calls}")
+        return Transcript(text=f"segment {self.calls} of {audio_16k.shape[0]} samples")
 
 
-def test_speech_segments_are_transcribed_in_the_background():
+@pytest.mark.parametrize("process", [False, True])
+def test_speech_segments_are_transcribed_in_the_background(process):
     audio = load_audio(example_path())  # four sentences
     seg = SpeechSegmenter()
     segments = []
@@ -240,15 +243,17 @@ def test_speech_segments_are_transcribed_in_the_background():
     assert all(s.audio.shape[0] >= 0.3 * SAMPLE_RATE for s in segments)
     starts = [s.start_sample for s in segments]
     assert starts == sorted(starts)
-    worker = TranscribeWorker(_EchoTranscriber()).start()
+    worker = TranscribeWorker(EchoTranscriber, process=process, max_pending=len(segments)).start()
     try:
         for s in segments:
             worker.submit(s)
         texts = []
-        assert wait_for(lambda: texts.extend(worker.results()) or len(texts) == len(segments), timeout=5)
+        assert wait_for(lambda: texts.extend(worker.results()) or len(texts) == len(segments), timeout=60)
     finally:
         worker.close()
-    assert [t.text for t in texts] == [f"segment {i + 1}" for i in range(len(segments))]
+    assert [t.text for t in texts] == [f"segment {i + 1} of {s.audio.shape[0]} samples"
+                                       for i, s in enumerate(segments)]
+    assert [t.start_frame for t in texts] == [num_frames(s) for s in starts]
     assert all(t.end_frame > t.start_frame for t in texts)
 
 
