@@ -100,6 +100,8 @@ class Daemon:
     # --- lifecycle ---
     def start(self) -> "Daemon":
         cfg = self.cfg
+        if self.source is None:  # first: a missing audio file fails before any model loads
+            self.source = build_source(cfg)
         import torch
 
         self._threads_before = torch.get_num_threads()
@@ -132,8 +134,6 @@ class Daemon:
                                          status=lambda: self.stats.as_dict()).start()
         if c.hotkeys and Hotkeys.available():
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
-        if self.source is None:
-            self.source = build_source(cfg)
         self.stats.source = cfg.source.kind if cfg.source.kind != "file" else f"file:{cfg.source.path}"
         self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
         self.source.start()

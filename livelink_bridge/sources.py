@@ -211,7 +211,8 @@ class MicSource:
         except MedtalkError:
             raise
         except Exception as exc:  # PortAudio raises several types for a missing/busy device
-            raise MedtalkError(f"cannot open audio input {self.device!r}: {exc} (see `medtalk devices`)") from None
+            which = "the default audio input" if self.device is None else f"audio input {self.device!r}"
+            raise MedtalkError(f"cannot open {which}: {exc} (see `medtalk devices`)") from None
 
     def _open(self) -> None:
         try:
