@@ -220,3 +220,24 @@ def test_clock_stops_holding_when_draining():
     clock.drain()
     assert [f.index for f in clock.due(200.0)] == [0, 1, 2]
     assert clock.late_frames == 0 and clock.pending == 0
+
+
+def test_transcripts_reach_the_windows_they_overlap(animator, speech):
+    spy = _Spy(animator)
+    texts: list[str | None] = []
+    original = spy.animate
+
+    def record(audio, guidance, transcript=None, smooth=True):
+        texts.append(transcript)
+        return original(audio, guidance, transcript=transcript, smooth=smooth)
+
+    spy.animate = record
+    engine = StreamingEngine(spy, EngineConfig(idle=NO_IDLE), guidance="neutral")
+    engine.add_transcript(0, 30, "hello there")
+    frames = []
+    for start in range(0, speech.shape[0], 160):
+        engine.insert_audio(speech[start:start + 160], start / SAMPLE_RATE)
+        frames.extend(engine.process())
+    assert texts[0] == "hello there"  # windows over frames 0..29 use the text (CMF head)
+    assert texts[-1] == ""  # later windows: audio-only head, never the slow built-in transcriber
+    assert None not in texts

@@ -1,0 +1,102 @@
+"""`medtalk run` flags over the config (conflicts rejected with a clear message), the daemon
+config (unknown keys, ranges), the status line and `medtalk devices`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pytest
+
+from livelink_bridge.cli import main
+from livelink_bridge.commands import run as run_cmd
+from livelink_bridge.daemon_config import DaemonConfig, load_daemon_config, validate
+from livelink_bridge.status import StatusLine, StreamStats, format_status
+from medtalk_core.errors import ConfigError, MedtalkError
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    run_cmd.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_flags_override_the_config():
+    cfg = run_cmd.apply_flags(DaemonConfig(), _args(
+        "--source", "file:/tmp/a.wav", "--fast", "--osc", "10.0.0.2:7000", "--livelink-face", "127.0.0.1:11111",
+        "--control", "off", "--record", "/tmp/rec", "--emotion", "hap", "--curve-set", "expressions"))
+    assert cfg.source.kind == "file" and cfg.source.path == "/tmp/a.wav" and not cfg.source.realtime
+    assert (cfg.transports.osc.host, cfg.transports.osc.port) == ("10.0.0.2", 7000)
+    assert cfg.transports.osc.curve_set == "expressions"
+    assert cfg.transports.livelink_face.enabled and cfg.transports.livelink_face.port == 11111
+    assert cfg.transports.recorder.enabled and cfg.transports.recorder.directory == "/tmp/rec"
+    assert not cfg.control.enabled and cfg.control.emotion == "hap"
+    example = run_cmd.apply_flags(DaemonConfig(), _args("--source", "example", "--loop"))
+    assert example.source.kind == "example" and example.source.loop and example.source.realtime
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("--source", "mic", "--fast"), "--fast needs a file source"),
+    (("--source", "mic", "--loop"), "--loop needs a file source"),
+    (("--source", "example", "--input-device", "2"), "--input-device only applies"),
+    (("--source", "example", "--fast", "--loop"), "would never end"),
+    (("--source", "speaker"), "--source takes"),
+    (("--osc", "localhost"), "HOST:PORT"),
+    (("--control", "127.0.0.1:99999"), "HOST:PORT"),
+    (("--emotion", "bored"), "unknown emotion"),
+])
+def test_conflicting_or_bad_flags_are_rejected(argv, message):
+    with pytest.raises(MedtalkError, match=message):
+        run_cmd.apply_flags(DaemonConfig(), _args(*argv))
+
+
+def test_realtime_and_fast_are_mutually_exclusive(capsys):
+    with pytest.raises(SystemExit):
+        _args("--realtime", "--fast")
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("engine:\n  hop_msec: 20\n")
+    with pytest.raises(ConfigError, match="unknown config key: engine.hop_msec"):
+        load_daemon_config(path)
+    path.write_text("source:\n  kind: radio\n")
+    with pytest.raises(ConfigError, match="source.kind"):
+        load_daemon_config(path)
+    path.write_text("engine:\n  window_s: 0.05\n")
+    with pytest.raises(ConfigError, match="shorter than window_s"):
+        load_daemon_config(path)
+    assert validate(DaemonConfig()) == DaemonConfig()
+
+
+def test_cli_prints_one_line_for_a_user_mistake(capsys):
+    assert main(["run", "--source", "mic", "--fast"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["medtalk run: error: --fast needs a file source: a microphone is real time by nature"]
+
+
+def test_status_line_is_plain_log_lines_off_a_terminal(caplog):
+    stats = StreamStats()
+    for i in range(60):
+        stats.record_send(capture_time=100.0 + i / 60, now=100.095 + i / 60, packets=2)
+    stats.input_level_db = -20.0
+    stats.late_frames = 3
+    line = format_status(stats, {"guidance": "happy", "intensity": 1.5, "muted": True}, now=101.0)
+    assert "happy x1.5 MUTED" in line and "late 3" in line and "sent 120" in line
+    assert "95/95 ms" in line and "60.0 fps" in line
+    import io
+
+    status = StatusLine(stats, lambda: {"guidance": "sad"}, interval_s=1.0, stream=io.StringIO()).start()
+    with caplog.at_level(logging.INFO, logger="livelink_bridge.status"):
+        status.update(200.0)
+        status.update(200.5)  # within the interval: no new line
+        status.update(201.0)
+    status.close()
+    assert sum("sad" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_devices_lists_inputs_or_says_there_are_none(capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "index" in out or "no audio input devices" in out
