@@ -60,9 +60,11 @@ NUM_VALUES = len(ARKIT_NAMES)  # 61
 #   side "+" uses max(x, 0), side "-" uses max(-x, 0); the weighted sum is clipped to [0, 1].
 # Conventions (MetaHuman face board): +Y of an eye control looks up; +X of the eye controls
 # looks toward the character's left for both eyes (the board is not mirrored); +X of the jaw and
-# of C_mouth moves toward the character's left; +Y of jaw_fwdBack pushes the jaw forward; +Y of
-# a blink closes the lid, -Y opens it wide; +Y of tongue_inOut sticks the tongue out. Pairs of
-# upper/lower lip controls (U/D) are averaged: ARKit has one shape where the board has two.
+# of C_mouth moves toward the character's left; a control named after two directions has its
+# first word on the negative side, as in medtalk_core.expressions (-Y of jaw_fwdBack pushes the
+# jaw forward, +Y of tongue_inOut sticks the tongue out); +Y of a blink closes the lid, -Y opens
+# it wide. Pairs of upper/lower lip controls (U/D) are averaged: ARKit has one shape where the
+# board has two.
 _X = "-translateX"
 ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "EyeBlinkLeft": (("L_eye_blink", "+", 1.0),),
@@ -79,7 +81,7 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "EyeLookUpRight": (("R_eye", "+", 1.0), ("C_eye", "+", 1.0)),
     "EyeSquintRight": (("R_eye_squintInner", "+", 1.0), ("R_eye_lidPress", "+", 0.5)),
     "EyeWideRight": (("R_eye_blink", "-", 1.0),),
-    "JawForward": (("C_jaw_fwdBack", "+", 1.0),),
+    "JawForward": (("C_jaw_fwdBack", "-", 1.0),),
     "JawLeft": (("C_jaw" + _X, "+", 1.0),),
     "JawRight": (("C_jaw" + _X, "-", 1.0),),
     "JawOpen": (("C_jaw", "+", 1.0), ("C_jaw_openExtreme", "+", 0.3)),
