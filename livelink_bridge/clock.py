@@ -2,9 +2,11 @@
 
 Frame f is sent at (capture time of its audio) + `delay`: the clock follows the audio's own
 timeline, so the output never drifts from the input, however long the stream runs. When the
-engine has not produced frame f by its deadline (inference fell behind), the clock sends the
-last frame's values again under index f (hold) and counts a late frame; the real frame f, if it
-comes later, is dropped so that the indices stay a steady, gap-free 60 fps sequence.
+engine has not finalised frame f by its deadline (inference fell behind), the clock counts a
+late frame and sends a stand-in under index f: the previous model run's provisional prediction
+of that frame when there is one (extrapolation by the model itself), else the last frame's
+values again (hold). The real frame f, if it comes later, is dropped, so that the indices stay a
+steady, gap-free 60 fps sequence.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class FrameClock:
         self._last: RigFrame | None = None
         self._holds_in_row = 0
         self._draining = False
-        self.late_frames = 0  # frames sent as a hold because the real one was not ready
-        self.dropped_frames = 0  # real frames that came after their slot was filled by a hold
+        self._provisional: dict[int, RigFrame] = {}  # stand-ins for frames not yet final
+        self.late_frames = 0  # frames not final at their deadline (sent provisional or held)
+        self.held_frames = 0  # late frames with no provisional stand-in: the last pose again
+        self.dropped_frames = 0  # real frames that came after their slot was filled
 
     def push(self, frames: list[RigFrame]) -> None:
         for frame in frames:
@@ -38,6 +42,11 @@ class FrameClock:
                 continue
             self._pending.append(frame)
             self._anchor = (frame.index, frame.capture_time)
+
+    def offer(self, frames: list[RigFrame]) -> None:
+        """Provisional frames (the engine's lookahead predictions), used only if the final
+        frame of that index is late; each offer replaces the previous one."""
+        self._provisional = {f.index: f for f in frames if f.index >= self._next}
 
     def drain(self) -> None:
         """No more frames will come: send what is pending, and hold no more."""
@@ -76,14 +85,20 @@ class FrameClock:
                 self._pending.popleft()  # defensive: an out-of-order duplicate
                 self.dropped_frames += 1
                 continue
+            elif self._next in self._provisional and not self._draining:
+                # Not final in time: the last run's own prediction of this frame stands in.
+                frame = self._provisional.pop(self._next)
+                self._holds_in_row = 0
+                self.late_frames += 1
             else:
                 if self._draining or self._last is None or self._holds_in_row >= self.max_hold_frames:
                     return out
-                # Not computed in time: hold the last pose rather than freeze the stream or jump.
+                # Nothing predicted either: hold the last pose rather than freeze or jump.
                 capture = when - self.delay_s
                 frame = RigFrame(index=self._next, capture_time=capture, values=self._last.values)
                 self._holds_in_row += 1
                 self.late_frames += 1
+                self.held_frames += 1
             out.append(frame)
             self._last = frame
             self._next += 1

@@ -243,8 +243,10 @@ class Daemon:
     def _deliver(self, frames: list[RigFrame]) -> None:
         self.stats.model_runs = self.engine.runs
         if self.clock is not None:
+            provisional = self.engine.provisional()
             with self._clock_lock:
                 self.clock.push(frames)
+                self.clock.offer(provisional)
         else:
             self._send(frames)
 

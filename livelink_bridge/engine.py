@@ -147,6 +147,20 @@ class StreamingEngine:
         if text.strip():
             self._transcripts.append(_Transcript(start_frame, end_frame, text.strip()))
 
+    def provisional(self) -> list[RigFrame]:
+        """The last run's predictions for the frames after the emitted ones (its lookahead
+        region): not final (they lack future context and the crossfade), but the best stand-in
+        when the output clock needs a frame before the next run has finished."""
+        if self._prev is None or self._finished:
+            return []
+        first, pred = self._prev
+        frames = []
+        for f in range(self._emitted, self._last_run):
+            values = self._idle.peek(np.asarray(pred[f - first], dtype=np.float32), f)
+            frames.append(RigFrame(index=f, capture_time=self._capture_time(frame_samples(f)),
+                                   values=clamp(values)))
+        return frames
+
     @property
     def frames_emitted(self) -> int:
         return self._emitted

@@ -43,11 +43,11 @@ class IdleMotion:
         lo, hi = self.cfg.blink_interval_s
         return after + int(round(self._rng.uniform(lo, hi) * FPS))
 
-    def _blink(self, index: int) -> float:
+    def _blink(self, index: int, advance: bool = True) -> float:
         """Eyelid closure in [0, 1] for frame `index` (a raised-cosine pulse)."""
         length = max(2, int(round(self.cfg.blink_duration_s * FPS)))
         phase = index - self._next_blink
-        if phase >= length:
+        if phase >= length and advance:
             self._next_blink = self._draw_gap(self._next_blink + length)
             phase = index - self._next_blink
         if 0 <= phase < length:
@@ -55,16 +55,26 @@ class IdleMotion:
         return 0.0
 
     def apply(self, values: np.ndarray, index: int, silent: bool) -> np.ndarray:
-        """Return a copy of `values` (174,) with idle motion added for frame `index`."""
+        """Return a copy of `values` (174,) with idle motion added for frame `index` (in order)."""
         if not self.cfg.enabled:
             return values
-        out = values.copy()
         if self.cfg.relax_mouth:
             tau = _RELEASE_S if silent else _ATTACK_S
             alpha = 1.0 - math.exp(-1.0 / (FPS * tau))
             self._quiet += alpha * ((1.0 if silent else 0.0) - self._quiet)
+        return self._overlay(values, index, self._blink(index))
+
+    def peek(self, values: np.ndarray, index: int) -> np.ndarray:
+        """Like `apply` for a frame ahead of the last applied one, without changing the state
+        (for provisional frames that may never be sent)."""
+        if not self.cfg.enabled:
+            return values
+        return self._overlay(values, index, self._blink(index, advance=False))
+
+    def _overlay(self, values: np.ndarray, index: int, blink: float) -> np.ndarray:
+        out = values.copy()
+        if self.cfg.relax_mouth:
             out[self._lip] *= 1.0 - self._quiet  # lips toward rest (0) while silent
-        blink = self._blink(index)
         for i in _BLINK:
             out[i] = max(out[i], blink)  # never open an eye the model closes
         t = index / FPS

@@ -241,3 +241,23 @@ def test_transcripts_reach_the_windows_they_overlap(animator, speech):
     assert texts[0] == "hello there"  # windows over frames 0..29 use the text (CMF head)
     assert texts[-1] == ""  # later windows: audio-only head, never the slow built-in transcriber
     assert None not in texts
+
+
+def test_provisional_frames_stand_in_for_late_ones(animator, speech):
+    engine = StreamingEngine(animator, EngineConfig(idle=NO_IDLE), guidance="neutral")
+    engine.insert_audio(speech[:16000], 0.0)
+    final = engine.process()
+    ahead = engine.provisional()
+    assert [f.index for f in ahead] == list(range(final[-1].index + 1, final[-1].index + 1 + engine.lookahead))
+    # they are the model's own predictions of those frames: close to what becomes final
+    engine.insert_audio(speech[16000:20000], 1.0)
+    later = {f.index: f for f in engine.process()}
+    for f in ahead:
+        assert np.abs(f.values - later[f.index].values).mean() < 0.02
+    clock = FrameClock(delay_s=0.1)
+    clock.push(final)
+    clock.offer(ahead)
+    sent = clock.due(final[-1].capture_time + 0.1 + (engine.lookahead + 0.5) / FPS)
+    assert [f.index for f in sent][-engine.lookahead:] == [f.index for f in ahead]
+    assert clock.late_frames == engine.lookahead and clock.held_frames == 0
+    assert np.array_equal(sent[-1].values, ahead[-1].values)
