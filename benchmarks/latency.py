@@ -107,6 +107,11 @@ def main() -> None:
               model=rep(cfg.model, checkpoint=checkpoint))
     from livelink_bridge.daemon import build_transports, load_animator
 
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(cfg.model.threads)  # before loading, as the daemon does: no idle pool threads
+    threadpool_limits(limits=cfg.model.threads)
     probe = LatencyProbe()
     animator = TimedAnimator(load_animator(cfg))
     daemon = Daemon(cfg, animator=animator, transports=build_transports(cfg) + [probe])

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from livelink_bridge.daemon_config import EngineConfig, IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--lookahead-ms", type=float, nargs="*", default=[16.7, 33.3, 50.0, 100.0, 250.0])
     args = parser.parse_args()
     torch.set_num_threads(1)
+    threadpool_limits(limits=1)  # idle BLAS threads spin and would skew the per-run times
     animator = Animator.from_checkpoint(args.checkpoint, "cpu")
     audio = load_audio(args.audio or example_path())
     guidance = animator.guidance(args.emotion)

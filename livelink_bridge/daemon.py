@@ -92,6 +92,7 @@ class Daemon:
         self._guidance_version = -1
         self._send_errors = 0
         self._threads_before: int | None = None
+        self._blas_limits: Any = None
 
     @property
     def realtime(self) -> bool:
@@ -103,9 +104,13 @@ class Daemon:
         if self.source is None:  # first: a missing audio file fails before any model loads
             self.source = build_source(cfg)
         import torch
+        from threadpoolctl import threadpool_limits
 
         self._threads_before = torch.get_num_threads()
         torch.set_num_threads(cfg.model.threads)
+        # Idle OpenBLAS/OpenMP workers busy-wait after every call (the Savitzky-Golay fit of each
+        # hop is one): on a 2-core machine they burned a whole core and slowed the model.
+        self._blas_limits = threadpool_limits(limits=cfg.model.threads)
         if self.animator is None:
             self.animator = load_animator(cfg)
         self.animator.warmup()
@@ -154,11 +159,14 @@ class Daemon:
         for t in self.transports or []:
             t.close()
         self.transports = []
-        if self._threads_before is not None:  # leave the process's torch setting as we found it
+        if self._threads_before is not None:  # leave the process's thread settings as we found them
             import torch
 
             torch.set_num_threads(self._threads_before)
             self._threads_before = None
+        if self._blas_limits is not None:
+            self._blas_limits.restore_original_limits()
+            self._blas_limits = None
         if self.stats.frames_sent:
             logger.info("stopped: %d frames sent, %d late, latency p50 %s ms, p95 %s ms",
                         self.stats.frames_sent, self.stats.late_frames,

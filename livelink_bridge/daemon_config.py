@@ -54,8 +54,8 @@ class ModelConfig:
     checkpoint: str | None = None  # path to a checkpoint; None = the default one shipped in the package
     device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
     transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
-    threads: int = 1  # torch CPU threads; one is fastest for small per-hop runs on a shared CPU (a
-    #                   2-thread pool spin-waits against the audio, control and transcriber threads)
+    threads: int = 1  # torch and BLAS CPU threads; one is fastest for small per-hop runs on a
+    #                   shared CPU (idle pool threads spin-wait against the daemon's own threads)
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def test_mic_device_loss_gives_silence_then_reopens_with_backoff():
 def test_mic_that_cannot_open_at_start_is_a_user_error():
     dev = FakeDevice()
     dev.fail = 1
-    with pytest.raises(MedtalkError, match="cannot open audio input"):
+    with pytest.raises(MedtalkError, match="cannot open the default audio input"):
         MicSource(stream_factory=dev.open, device_query=dev.query).start()
 
 
