@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,6 @@ class StreamingEngine:
         self._ring = np.zeros(int(math.ceil(capacity_s * SAMPLE_RATE)), dtype=np.float32)
         self._idle = IdleMotion(cfg.idle)
         self._g_to = self._feature(guidance)  # (D,) target guidance
-        self.runs = 0  # model runs so far (for stats and tests)
         self.reset()
 
     # --- interface ---------------------------------------------------------------------------
@@ -82,7 +81,9 @@ class StreamingEngine:
         self._emitted = 0  # next frame index to emit (E)
         self._last_run = 0  # newest frame N of the last model run
         self._prev: tuple[int, np.ndarray] | None = None  # (first frame, (T,174)) of the last run
-        self._anchors: deque[tuple[int, float]] = deque()  # (first sample, capture time) per chunk
+        self._anchor_starts: list[int] = []  # first sample of each chunk still in use...
+        self._anchor_times: list[float] = []  # ...and its capture time
+        self.runs = 0  # model runs since reset (for stats and tests)
         self._g_from: torch.Tensor | None = None
         self._g_start: int | None = None  # frame at which the running guidance transition began
         self._transcripts: list[_Transcript] = []
@@ -107,7 +108,8 @@ class StreamingEngine:
         first = min(n, self._ring.shape[0] - start)
         self._ring[start:start + first] = chunk[:first]
         self._ring[:n - first] = chunk[first:]
-        self._anchors.append((self._total, float(capture_time)))
+        self._anchor_starts.append(self._total)
+        self._anchor_times.append(float(capture_time))
         self._total += n
 
     def process(self) -> list[RigFrame]:
@@ -210,10 +212,16 @@ class StreamingEngine:
         return out
 
     def _capture_time(self, sample: int) -> float:
-        while len(self._anchors) > 1 and self._anchors[1][0] <= sample:
-            self._anchors.popleft()
-        first, t = self._anchors[0]
-        return t + (sample - first) / SAMPLE_RATE
+        """Capture time of `sample`: its chunk's time plus the offset inside the chunk."""
+        i = max(0, bisect_right(self._anchor_starts, sample) - 1)
+        return self._anchor_times[i] + (sample - self._anchor_starts[i]) / SAMPLE_RATE
+
+    def _prune_anchors(self) -> None:
+        """Forget the chunks wholly before the next frame to emit."""
+        keep = max(0, bisect_right(self._anchor_starts, frame_samples(self._emitted)) - 1)
+        if keep:
+            del self._anchor_starts[:keep]
+            del self._anchor_times[:keep]
 
     def _run(self, newest: int, final: bool) -> list[RigFrame]:
         first = max(0, newest - self.window)
@@ -232,6 +240,7 @@ class StreamingEngine:
         self._prev = (first, pred)
         self._last_run = newest
         self._emitted = max(self._emitted, end)
+        self._prune_anchors()
         return frames
 
     def _emit(self, f: int, new: np.ndarray, k: int) -> RigFrame:

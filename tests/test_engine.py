@@ -253,10 +253,12 @@ def test_provisional_frames_stand_in_for_late_ones(animator, speech):
     ahead = engine.provisional()
     assert [f.index for f in ahead] == list(range(final[-1].index + 1, final[-1].index + 1 + engine.lookahead))
     # they are the model's own predictions of those frames: close to what becomes final
-    engine.insert_audio(speech[16000:20000], 1.0)
+    engine.insert_audio(speech[16000:20000], 1.0)  # capture times continue the first chunk's
     later = {f.index: f for f in engine.process()}
     for f in ahead:
         assert np.abs(f.values - later[f.index].values).mean() < 0.02
+        assert later[f.index].capture_time == pytest.approx(frame_samples(f.index) / SAMPLE_RATE, abs=1e-9)
+        assert f.capture_time == pytest.approx(later[f.index].capture_time, abs=1e-9)
     clock = FrameClock(delay_s=0.1)
     clock.push(final)
     clock.offer(ahead)
