@@ -16,6 +16,8 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
 
 from medtalk_core.audio import SAMPLE_RATE
 
@@ -103,9 +105,6 @@ class Daemon:
         cfg = self.cfg
         if self.source is None:  # first: a missing audio file fails before any model loads
             self.source = build_source(cfg)
-        import torch
-        from threadpoolctl import threadpool_limits
-
         self._threads_before = torch.get_num_threads()
         torch.set_num_threads(cfg.model.threads)
         # Idle OpenBLAS/OpenMP workers busy-wait after every call (the Savitzky-Golay fit of each
@@ -160,8 +159,6 @@ class Daemon:
             t.close()
         self.transports = []
         if self._threads_before is not None:  # leave the process's thread settings as we found them
-            import torch
-
             torch.set_num_threads(self._threads_before)
             self._threads_before = None
         if self._blas_limits is not None:
