@@ -177,7 +177,7 @@ class MicSource:
     exponential back-off; meanwhile `read()` returns silence in real time, so the engine keeps
     producing idle frames and the character never freezes."""
 
-    def __init__(self, device: str | int | None = None, chunk_ms: float = 10.0, queue_blocks: int = 200,
+    def __init__(self, device: str | int | None = None, chunk_ms: float = 5.0, queue_blocks: int = 400,
                  stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
                  clock: Callable[[], float] = time.time, lost_after_s: float = 1.0,
                  backoff_s: tuple[float, float] = (0.5, 8.0)) -> None:
