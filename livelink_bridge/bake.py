@@ -6,6 +6,8 @@ written atomically (`writers.OutputSet`), so an interrupted bake leaves no half-
 
 Guidance for each file, first match wins: its row in the CSV manifest (`--guidance-file`), its
 sidecar `<name>.yaml` next to the audio, the command-line choice, then neutral.
+The line's words, when a cinematics team has its script, come from the manifest's or sidecar's
+`transcript`, else a `<name>.txt` beside the audio; only files with neither are transcribed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class GuidanceChoice:
     text: str | None = None  # a description for CLIP text guidance ("a tired, reluctant smile")
     image: str | None = None  # path of a reference face picture for CLIP image guidance
     strength: float = 1.0  # how strongly the guidance is applied
+    transcript: str | None = None  # the line's words (FIM text branch); not guidance, kept per file
 
     def __post_init__(self) -> None:
         given = [k for k in ("emotion", "text", "image") if getattr(self, k) not in (None, "")]
@@ -72,6 +75,7 @@ class BakeJob:
     targets: dict[str, Path]  # format -> output path (only the ones to write)
     guidance: GuidanceChoice
     reader: AudioFileReader | None = None
+    transcript: str | None = None  # known words; None = transcribe (or audio-only head)
 
 
 @dataclasses.dataclass
@@ -137,6 +141,14 @@ def read_manifest(path: str | Path) -> dict[Path, GuidanceChoice]:
     return out
 
 
+def script_line(audio: Path) -> str | None:
+    """The words of a line from `<name>.txt` beside its audio, if there is one."""
+    text_file = audio.with_suffix(".txt")
+    if not text_file.is_file():
+        return None
+    return text_file.read_text(encoding="utf-8").strip() or None
+
+
 def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
     """`<name>.yaml` beside the audio (keys: emotion | text | image, strength), if there is one."""
     sidecar = audio.with_suffix(".yaml")
@@ -153,6 +165,7 @@ class GuidanceCache:
         self._features: dict[GuidanceChoice, Any] = {}
 
     def __call__(self, choice: GuidanceChoice) -> Any:
+        choice = dataclasses.replace(choice, transcript=None)  # words do not change the feature
         if choice not in self._features:
             from medtalk_core.inference import GuidanceSpec
 
@@ -196,7 +209,7 @@ class Baker:
             except MedtalkError as exc:
                 report.failed.append((audio, str(exc)))
                 continue
-            jobs.append(BakeJob(audio, targets, choice))
+            jobs.append(BakeJob(audio, targets, choice, transcript=choice.transcript or script_line(audio)))
         return jobs
 
     def run(self, jobs: Sequence[BakeJob], report: BakeReport,
@@ -237,8 +250,8 @@ class Baker:
         if not ready:
             return
         try:
-            rigs = self.animator.animate_batch([a for _, a, _ in ready], [g for _, _, g in ready],
-                                               [self._transcript] * len(ready))
+            transcripts = [job.transcript if job.transcript else self._transcript for job, _, _ in ready]
+            rigs = self.animator.animate_batch([a for _, a, _ in ready], [g for _, _, g in ready], transcripts)
         except Exception:  # one bad clip must not sink the batch: retry them one by one
             if len(ready) == 1:
                 raise
@@ -260,6 +273,8 @@ class Baker:
             guidance = self.guidance(job.guidance)
             windows = len(plan_windows(job.reader.num_samples, self.window))
             logger.info("%s: %.0f s in %d windows", job.audio, job.reader.duration_s, windows)
+            if job.transcript:
+                logger.info("%s: a script line cannot be split over windows; transcribing each window", job.audio)
             with OutputSet(job.targets, self.options.fps, self.options.curves) as out:
                 for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript):
                     out.push(block)

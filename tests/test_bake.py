@@ -283,3 +283,22 @@ def test_expressions_curve_set(tmp_path: Path, clips: Path, tiny_checkpoint) -> 
     assert header == ["time", *expression_names()]
     expr = np.loadtxt(tmp_path / "expr" / "c.csv", delimiter=",", skiprows=1)[:, 1:]
     assert np.allclose(expr, board_to_expressions(board), atol=2e-6)
+
+
+def test_script_lines_feed_the_text_branch(tmp_path: Path, clips: Path, animator) -> None:
+    """A `<name>.txt` beside the audio, or a manifest `transcript`, is used instead of transcribing."""
+    (clips / "silent.wav").unlink()
+    (clips / "corrupt.wav").unlink()
+    (clips / "act1" / "b.txt").write_text("I told you never to come back here\n")
+    manifest = clips / "guidance.csv"
+    manifest.write_text("file,emotion,transcript\nact1/c.ogg,sad,what a lovely surprise\n")
+    report = bake(animator, [clips], tmp_path / "out", BakeOptions(transcribe=False), manifest=manifest)
+    assert not report.failed and len(report.baked) == 3
+    for stem, text, guidance in (("act1/b", "I told you never to come back here", "neutral"),
+                                 ("act1/c", "what a lovely surprise", "sad")):
+        frames, _ = writers.read_rig_file(tmp_path / "out" / f"{stem}.csv")
+        wav = next(clips.glob(f"{stem}.*[!t]"))
+        with_text = animator.animate(audio.load_audio(wav), animator.guidance(guidance), transcript=text)
+        audio_only = animator.animate(audio.load_audio(wav), animator.guidance(guidance), transcript="")
+        assert np.allclose(frames, with_text, atol=2e-5)
+        assert not np.allclose(frames, audio_only, atol=1e-4)

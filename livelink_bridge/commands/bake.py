@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     guide.add_argument("--text", metavar="DESC", help="text guidance for every file, e.g. 'a tired smile'")
     guide.add_argument("--image", metavar="PATH", help="reference face picture guiding every file")
     guide.add_argument("--guidance-file", metavar="MANIFEST",
-                       help="CSV manifest: file, emotion | text | image, strength (per file)")
+                       help="CSV manifest: file, emotion | text | image, strength, transcript (per file)")
     parser.add_argument("--strength", type=float, default=1.0,
                         help="strength of --emotion / --text / --image guidance (default 1.0)")
     parser.add_argument("--format", default="csv", metavar="csv,json,txt",
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=float, default=WindowOptions.overlap_s,
                         help=f"seconds of crossfade between windows (default {WindowOptions.overlap_s})")
     parser.add_argument("--no-transcribe", action="store_true",
-                        help="skip transcription: intensity from the audio-only head (faster)")
+                        help="skip transcription: files without a script line (<name>.txt or transcript) use the audio-only intensity head (faster)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
