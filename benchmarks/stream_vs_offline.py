@@ -38,10 +38,11 @@ def main() -> None:
     animator = Animator.from_checkpoint(args.checkpoint, "cpu")
     audio = load_audio(args.audio or example_path())
     guidance = animator.guidance(args.emotion)
-    offline = animator.animate(audio, guidance, transcript="", smooth=True)  # (T, 174)
     lip = list(s_lip())
+    offline = animator.animate(audio, guidance, transcript="", smooth=True)  # (T, 174)
     print(f"model: {args.checkpoint or 'default'}; audio {audio.shape[0] / 16000:.2f} s, {offline.shape[0]} frames; "
-          f"emotion {args.emotion}")
+          f"emotion {args.emotion}; offline lip values: mean |x| {np.abs(offline[:, lip]).mean():.4f}, "
+          f"std over time {offline[:, lip].std(axis=0).mean():.4f} (the scale of the differences below)")
     print(f"{'lookahead ms':>12} {'hop ms':>7} {'idle':>5} {'lip max':>9} {'lip mean':>9} {'all max':>9} "
           f"{'all mean':>9} {'runs':>5} {'ms/run':>7}")
     for look in args.lookahead_ms:
