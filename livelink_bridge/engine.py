@@ -179,21 +179,22 @@ class StreamingEngine:
             return guidance
         return self.animator.guidance(guidance)
 
+    def _guidance_weights(self, first: int, end: int) -> torch.Tensor:
+        """Weight of the new guidance for frames [first, end): 0 before the change, ramping to 1
+        over `transition` frames. (T,)"""
+        frames = torch.arange(first, end, dtype=torch.float32)
+        return ((frames - self._g_start + 1) / (self.transition + 1)).clamp(0.0, 1.0)
+
     def _guidance_at(self, frame: int) -> torch.Tensor:
         if self._g_start is None or self._g_from is None:
             return self._g_to
-        if self.transition == 0 or frame >= self._g_start + self.transition:
-            return self._g_to
-        if frame < self._g_start:
-            return self._g_from
-        w = (frame - self._g_start + 1) / (self.transition + 1)
-        return self.animator.mix(self._g_from, self._g_to, w)
+        return self.animator.mix(self._g_from, self._g_to, float(self._guidance_weights(frame, frame + 1)[0]))
 
     def _guidance_for(self, first: int, end: int) -> torch.Tensor:
         """(D,) when no transition touches [first, end), else per-frame features (T, D)."""
         if self._g_start is None or first >= self._g_start + self.transition:
             return self._g_to
-        return torch.stack([self._guidance_at(f) for f in range(first, end)])  # (T, D)
+        return self.animator.mix(self._g_from, self._g_to, self._guidance_weights(first, end))  # (T, D)
 
     def _transcript_for(self, first: int, end: int) -> str:
         """Text of the segments overlapping [first, end); "" (the audio-only head, never the
