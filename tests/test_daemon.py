@@ -300,3 +300,51 @@ def test_cli_sigterm_stops_cleanly_and_flushes_the_recorder(tiny_checkpoint, cli
     csv = next(tmp_path.glob("*.csv")).read_text().splitlines()
     txt = next(tmp_path.glob("*.txt")).read_text().splitlines()
     assert len(txt) == len(csv) - 1 >= received  # every sent frame is on disk
+
+
+def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
+    """A fake microphone feeds the daemon in real time, is unplugged, and comes back."""
+    from test_sources import FakeDevice
+
+    from livelink_bridge.sources import MicSource
+
+    dev = FakeDevice(48000, 1)
+    mic = MicSource(stream_factory=dev.open, device_query=dev.query, lost_after_s=0.3, backoff_s=(0.3, 0.3))
+    osc = OscCollector()
+    cfg = config(Path("unused.wav"), osc.port, realtime=True)
+    cfg = rep(cfg, source=rep(cfg.source, kind="mic", path=None))
+    tone = (0.3 * np.sin(np.arange(480) * 2 * np.pi * 200 / 48000)).astype(np.float32)[:, None]
+    feeding = threading.Event()
+    feeding.set()
+    done = threading.Event()
+
+    def driver():  # PortAudio's thread: a 10 ms block every 10 ms while plugged in
+        while not done.is_set():
+            if feeding.is_set() and dev.streams and dev.streams[-1].active:
+                dev.streams[-1].feed(tone)
+            time.sleep(0.01)
+
+    feeder = threading.Thread(target=driver, daemon=True)
+    try:
+        daemon = Daemon(cfg, animator=animator, source=mic)
+        with daemon:
+            thread, result = _run_in_thread(daemon)
+            feeder.start()
+            assert wait_for(lambda: len(osc.frames()) > 30, timeout=10)
+            feeding.clear()  # unplugged: no more callbacks
+            dev.fail = 1  # and the first reopen fails
+            lost_at = len(osc.frames())
+            time.sleep(1.0)
+            assert len(osc.frames()) - lost_at > 40, "idle frames continue while the device is gone"
+            feeding.set()
+            assert wait_for(lambda: mic.reopens == 1, timeout=5)
+            assert daemon.stats.overflows == mic.overflows
+            daemon.stop()
+            thread.join(10)
+        assert result == [0]
+    finally:
+        done.set()
+        osc.close()
+    indices = [a[0] for _, a in osc.frames()]
+    assert indices == list(range(len(indices)))  # one unbroken 60 fps sequence through the loss
+    assert len(dev.streams) == 2 and dev.streams[0].closed
