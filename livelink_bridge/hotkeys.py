@@ -37,8 +37,10 @@ class Hotkeys:
     def available(stream: TextIO | None = None) -> bool:
         stream = stream or sys.stdin
         try:
-            return stream.isatty() and os.name == "posix"
-        except (AttributeError, ValueError):
+            # In the background (`medtalk run &`) touching the terminal would stop the process.
+            return (os.name == "posix" and stream.isatty()
+                    and os.tcgetpgrp(stream.fileno()) == os.getpgrp())
+        except (AttributeError, ValueError, OSError):
             return False
 
     def start(self) -> "Hotkeys":
