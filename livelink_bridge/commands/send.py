@@ -16,7 +16,7 @@ from medtalk_core.errors import MedtalkError
 NAME = "send"
 HELP = "send a control message to a running `medtalk run` (emotion, text, image, intensity, mute, status)"
 
-STATUS_REPLY = "/medtalk/status/reply"
+STATUS_REPLY = "/medtalk/status/reply"  # = control.STATUS_REPLY; not imported: control pulls in torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
