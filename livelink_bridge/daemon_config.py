@@ -79,7 +79,7 @@ class OscTransportConfig:
     host: str = "127.0.0.1"
     port: int = 9000
     subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
-    curve_set: str = "board"  # "board" (174 controls) | "expressions" (CTRL_expressions_* curves)
+    curve_set: str = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
 
 
 @dataclass(frozen=True)

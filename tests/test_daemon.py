@@ -61,7 +61,7 @@ def config(wav: Path, osc_port: int, realtime: bool, loop: bool = False, control
            llf_port: int | None = None, record: Path | None = None, idle: bool = True) -> DaemonConfig:
     cfg = DaemonConfig()
     t = cfg.transports
-    t = rep(t, osc=rep(t.osc, port=osc_port))
+    t = rep(t, osc=rep(t.osc, port=osc_port, curve_set="board"))
     if llf_port is not None:
         t = rep(t, livelink_face=rep(t.livelink_face, enabled=True, port=llf_port))
     if record is not None:
