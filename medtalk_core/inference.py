@@ -10,6 +10,8 @@ the CMF head (audio x text); with `transcript=""`, or no transcriber, the audio-
 
 from __future__ import annotations
 
+import functools
+
 import logging
 from pathlib import Path
 from typing import Sequence, Union
@@ -37,13 +39,23 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@functools.cache
+def _smoothing_kernel() -> np.ndarray:
+    # savgol_filter would refit these with a least-squares (BLAS) call on every clip, which on a
+    # live stream leaves BLAS worker threads spinning; the kernel is a constant, fit it once.
+    from scipy.signal import savgol_coeffs
+
+    return savgol_coeffs(SMOOTH_WINDOW, SMOOTH_ORDER)
+
+
 def smooth_rig(rig: np.ndarray) -> np.ndarray:
     """Savitzky-Golay (window 5, order 2) along time; clips shorter than the window pass through."""
     if rig.shape[0] < SMOOTH_WINDOW:
         return rig
-    from scipy.signal import savgol_filter
+    from scipy.ndimage import convolve1d
 
-    return savgol_filter(rig, SMOOTH_WINDOW, SMOOTH_ORDER, axis=0, mode="nearest").astype(np.float32)
+    # Exactly savgol_filter(rig, 5, 2, axis=0, mode="nearest"), with the kernel fitted once.
+    return convolve1d(rig, _smoothing_kernel(), axis=0, mode="nearest").astype(np.float32)
 
 
 def _check_dims(cfg, backbones: Backbones) -> None:

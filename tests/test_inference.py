@@ -255,3 +255,12 @@ def test_clip_guidance_goes_through_p_text_and_p_image(tiny_checkpoint) -> None:
     wrong = dataclasses.replace(cfg, guidance=BackboneSpec("fixed_clip_for_test", options={"dim": 16}))
     with pytest.raises(ConfigError, match="clip_dim"):
         Animator.from_checkpoint(tiny_checkpoint, device="cpu", backbones=wrong)
+
+
+def test_smoothing_is_the_release_savitzky_golay():
+    from scipy.signal import savgol_filter
+
+    from medtalk_core.inference import smooth_rig
+
+    rig = np.random.default_rng(3).random((40, 174)).astype(np.float32)
+    assert np.allclose(smooth_rig(rig), savgol_filter(rig, 5, 2, axis=0, mode="nearest"), atol=1e-6)
