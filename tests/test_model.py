@@ -144,3 +144,25 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path) -> None:
 def test_tiny_profile_is_small() -> None:
     params = sum(p.numel() for p in MEDTalk(load_model_config("tiny")).parameters())
     assert params * 4 < 4_000_000  # a few MB of float32 weights
+
+
+@pytest.mark.parametrize("encoder", ["mlp", "temporal"])
+def test_future_frames_bounds_what_the_output_depends_on(encoder: str) -> None:
+    """With future_frames k, frame t never depends on audio features later than t + k; centred does."""
+    torch.manual_seed(0)
+    base = dataclasses.replace(load_model_config("tiny"), encoder=encoder, fusion_dropout=0.0)
+    content, emotion, _ = _inputs(base, B=1, T=60)
+    guidance = torch.randn(1, base.hidden_dim)
+    t, k = 30, 2
+    later = content.clone(), emotion.clone()
+    later[0][:, t + k + 1:] += torch.randn_like(later[0][:, t + k + 1:])
+    later[1][:, t + k + 1:] += torch.randn_like(later[1][:, t + k + 1:])
+    for future, bounded in ((k, True), (None, False)):
+        torch.manual_seed(1)
+        model = MEDTalk(dataclasses.replace(base, future_frames=future)).eval()
+        with torch.no_grad():
+            ref = model(content, emotion, None, None, guidance)
+            moved = model(later[0], later[1], None, None, guidance)
+        same_up_to_t = torch.allclose(ref[:, : t + 1], moved[:, : t + 1], atol=1e-6)
+        assert same_up_to_t == bounded
+        assert not torch.allclose(ref[:, t + k + 1:], moved[:, t + k + 1:])

@@ -36,6 +36,8 @@ class ModelConfig:
     content_frontend_layers: int = 0  # trainable conv front end over the content features (built-in log-mel needs it; 0 = none)
     content_frontend_dim: int = 256  # width of that front end (becomes the ACM input size)
     emotion_frontend_layers: int = 0  # conv front end over the audio emotion features (0 = a Linear only if dims differ)
+    future_frames: int | None = None  # None = centred convs; k = each audio path sees at most k frames of future
+                                      # features, so a live stream with that much lookahead equals offline
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODER_KINDS:
@@ -46,6 +48,8 @@ class ModelConfig:
             )
         if self.temporal_kernel % 2 == 0:
             raise ConfigError(f"model config key temporal_kernel must be odd (centred window), got {self.temporal_kernel}")
+        if self.future_frames is not None and self.future_frames < 0:
+            raise ConfigError(f"model config key future_frames must be >= 0 or null, got {self.future_frames}")
         for key in ("rig_dim", "hidden_dim", "latent_dim", "label_dim", "content_feat_dim",
                     "emotion_feat_dim", "text_feat_dim", "clip_dim", "fusion_dim"):
             if getattr(self, key) <= 0:

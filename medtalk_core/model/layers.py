@@ -10,6 +10,7 @@ the convolutions, so a padded batch gives the same values as one clip at a time.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,42 +32,60 @@ def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return x if mask is None else x * mask[:, None, :].to(x.dtype)
 
 
+def conv_pads(kernel: int, layers: int, future: int | None) -> list[tuple[int, int]]:
+    """(left, right) zero padding of each dilated layer; right pads are the future each layer sees.
+
+    None = centred. With a budget, the early layers take the future frames and the rest look back,
+    so the stack sees at most `future` frames ahead whatever its depth."""
+    pads = []
+    budget = future
+    for i in range(layers):
+        full = (kernel - 1) * 2**i
+        right = full // 2 if budget is None else min(full // 2, budget)
+        if budget is not None:
+            budget -= right
+        pads.append((full - right, right))
+    return pads
+
+
 class ConvStack(nn.Module):
-    """Residual 1-D conv blocks over time, dilations 1, 2, 4, ... (centred, not causal).
+    """Residual 1-D conv blocks over time, dilations 1, 2, 4, ...: centred, or with bounded future.
 
-    With kernel k and n layers the receptive field is (k - 1) * (2^n - 1) + 1 frames."""
+    With kernel k and n layers the receptive field is (k - 1) * (2^n - 1) + 1 frames; `future`
+    caps how many of them lie ahead of the output frame (the latency a live stream must wait)."""
 
-    def __init__(self, in_dim: int, width: int, layers: int, kernel: int) -> None:
+    def __init__(self, in_dim: int, width: int, layers: int, kernel: int, future: int | None = None) -> None:
         super().__init__()
         self.proj = nn.Conv1d(in_dim, width, 1)
-        self.convs = nn.ModuleList(
-            nn.Conv1d(width, width, kernel, padding=(kernel - 1) // 2 * 2**i, dilation=2**i) for i in range(layers)
-        )
+        self.convs = nn.ModuleList(nn.Conv1d(width, width, kernel, dilation=2**i) for i in range(layers))
+        self.pads = conv_pads(kernel, layers, future)
         self.out_dim = width
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         h = _masked(self.proj(_masked(x.transpose(1, 2), mask)), mask)  # (B, W, T)
-        for conv in self.convs:
-            h = _masked(h + torch.relu(conv(h)), mask)  # residual keeps early training close to identity
+        for conv, pad in zip(self.convs, self.pads):
+            h = _masked(h + torch.relu(conv(F.pad(h, pad))), mask)  # residual keeps early training close to identity
         return h.transpose(1, 2)  # (B, T, W)
 
 
 class TemporalEncoder(nn.Module):
     """Drop-in for Encoder with context over time: conv stack, then the per-frame fc2 head."""
 
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, kernel: int, layers: int) -> None:
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, kernel: int, layers: int,
+                 future: int | None = None) -> None:
         super().__init__()
-        self.stack = ConvStack(in_dim, hidden_dim, layers, kernel)
+        self.stack = ConvStack(in_dim, hidden_dim, layers, kernel, future)
         self.fc2 = nn.Linear(hidden_dim, out_dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.fc2(self.stack(x, mask))  # (B, T, out_dim)
 
 
-def make_encoder(kind: str, in_dim: int, hidden_dim: int, out_dim: int, kernel: int, layers: int) -> nn.Module:
+def make_encoder(kind: str, in_dim: int, hidden_dim: int, out_dim: int, kernel: int, layers: int,
+                 future: int | None = None) -> nn.Module:
     """`mlp` -> the release's Encoder; `temporal` -> TemporalEncoder (same call signature)."""
     if kind == "temporal":
-        return TemporalEncoder(in_dim, hidden_dim, out_dim, kernel, layers)
+        return TemporalEncoder(in_dim, hidden_dim, out_dim, kernel, layers, future)
     return Encoder(in_dim, hidden_dim, out_dim)
 
 

@@ -38,17 +38,21 @@ class MEDTalk(nn.Module):
         self.decoder = Encoder(2 * L, H, cfg.rig_dim)  # the release's Decoder: same fc1 -> ReLU -> fc2
 
         # ACM (stage acm); the conv front end gives per-frame log-mel the context of a phoneme
+        # With a future budget the front end takes it all and the layers after it look back only.
+        future, after = cfg.future_frames, (None if cfg.future_frames is None else 0)
         acm_in = cfg.content_feat_dim
+        acm_future = future
         if cfg.content_frontend_layers > 0:
             self.content_frontend = ConvStack(cfg.content_feat_dim, cfg.content_frontend_dim,
-                                              cfg.content_frontend_layers, k)
-            acm_in = cfg.content_frontend_dim
-        self.audio_content_map = make_encoder(kind, acm_in, H, L, k, n)
+                                              cfg.content_frontend_layers, k, future)
+            acm_in, acm_future = cfg.content_frontend_dim, after
+        self.audio_content_map = make_encoder(kind, acm_in, H, L, k, n, acm_future)
 
         # FIM (stage fim): projections only where a backbone's size differs from the CMF width,
         # so the paper profile has exactly the release's modules
         if cfg.emotion_frontend_layers > 0:
-            self.emotion_frontend = ConvStack(cfg.emotion_feat_dim, cfg.fusion_dim, cfg.emotion_frontend_layers, k)
+            self.emotion_frontend = ConvStack(cfg.emotion_feat_dim, cfg.fusion_dim, cfg.emotion_frontend_layers, k,
+                                              future)
         elif cfg.emotion_feat_dim != cfg.fusion_dim:
             self.emotion_frontend = nn.Linear(cfg.emotion_feat_dim, cfg.fusion_dim)
         if cfg.text_feat_dim != cfg.fusion_dim:
@@ -65,7 +69,8 @@ class MEDTalk(nn.Module):
         # multimodal guidance (stage guidance): P_text, P_image, and intensity from audio alone
         self.clip_text_map = Encoder(cfg.clip_dim, H, H)
         self.clip_image_map = Encoder(cfg.clip_dim, H, H)
-        self.audio_intensity = make_encoder(kind, cfg.fusion_dim, H, 1, k, n)
+        intensity_future = after if cfg.emotion_frontend_layers > 0 else future
+        self.audio_intensity = make_encoder(kind, cfg.fusion_dim, H, 1, k, n, intensity_future)
 
     @property
     def guidance_dim(self) -> int:
