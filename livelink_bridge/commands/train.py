@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint folder to start from when --out holds no earlier stage")
     parser.add_argument("--encoder", default=None, choices=["mlp", "temporal"],
                         help="override the model profile's motion/audio encoder type")
+    parser.add_argument("--future-frames", type=int, default=None, metavar="K",
+                        help="bound the audio paths' lookahead to K frames (a live stream with that much "
+                             "lookahead then equals offline); default: the profile's (centred)")
     parser.add_argument("--cache", default=None,
                         help="folder for cached backbone features (default OUT/feature_cache); share it between runs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=args.data))
     if args.encoder is not None:
         recipe = dataclasses.replace(recipe, encoder=args.encoder)
+    if args.future_frames is not None:
+        recipe = dataclasses.replace(recipe, future_frames=args.future_frames)
     if args.out is None:
         if args.resume:
             raise MedtalkError("--resume needs --out: the folder of the run to continue")

@@ -67,6 +67,7 @@ class TrainRecipe:
     model: str = "tiny"  # model profile name (configs/model/<name>.yaml) or a path to a profile YAML
     backbones: BackboneConfig = field(default_factory=BackboneConfig)  # frozen feature extractors (built-in by default)
     encoder: str | None = None  # override the profile's motion encoder type ("mlp" | "temporal"); None keeps it
+    future_frames: int | None = None  # override the profile's audio lookahead bound (frames); None keeps it
     batch_size: int = 16  # clips (or clip pairs) per optimiser step
     seed: int = 0  # seeds torch, numpy and the pair shuffling
     threads: int = 2  # torch CPU threads

@@ -57,6 +57,8 @@ def build_model(recipe: TrainRecipe) -> MEDTalk:
     cfg = load_model_config(recipe.model)
     if recipe.encoder is not None:
         cfg = dataclasses.replace(cfg, encoder=recipe.encoder)
+    if recipe.future_frames is not None:
+        cfg = dataclasses.replace(cfg, future_frames=recipe.future_frames)
     return MEDTalk(cfg)
 
 
@@ -84,7 +86,8 @@ def _starting_weights(model: MEDTalk, out_dir: Path, first: str, init: Path | No
         raise MedtalkError(f"stage {first} builds on the earlier stages: run them into {out_dir} first "
                            f"(--stage all), or give a checkpoint to start from with --init")
     loaded = checkpoint.load(source)
-    if loaded.model_config != model.cfg:
+    # future_frames only moves the convolutions' padding, so the weights carry over either way
+    if dataclasses.replace(loaded.model_config, future_frames=model.cfg.future_frames) != model.cfg:
         raise MedtalkError(f"checkpoint {source} was built with another model config than this recipe's")
     model.load_state_dict(loaded.model.state_dict())
     logger.info("starting from %s (stage %s)", source, loaded.stage)
