@@ -47,7 +47,10 @@ def _table(title: str, rows: list[tuple[str, object]], paper: dict | None) -> No
         if paper:
             cells += [f"{v:.5f}" for v in paper.get(label, ("",) * 4)] if label in paper else [""] * 4
         table.add_row(label, *cells)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a log file or pipe: wide enough that no number is cut
+        console = Console(width=160)
+    console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:
