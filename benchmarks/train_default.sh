@@ -38,5 +38,5 @@ du -h medtalk_core/assets/default_model/model.safetensors
 $MEDTALK eval --data "$DATA" --split test --json "$RUNS/eval_test.json"   # the shipped model
 if [ -z "${SKIP_ABLATIONS:-}" ]; then
   $MEDTALK eval --checkpoint "$RUNS/$best/fim" --data "$DATA" --split test --ablations \
-      --ablation-out "$RUNS/ablations" --epochs-scale "${ABLATION_SCALE:-0.5}" --json "$RUNS/ablations.json" --no-progress
+      --ablation-out "$RUNS/ablations" --epochs-scale "${ABLATION_SCALE:-0.3}" --json "$RUNS/ablations.json" --no-progress
 fi

@@ -48,7 +48,8 @@ class LossHistory:
         ]
         return cls(stage, records)
 
-    def write(self, folder: Path) -> tuple[Path, Path]:
+    def write(self, folder: Path, plot: bool = True) -> tuple[Path, Path]:
+        """Rewrite loss.csv, and loss.png when `plot` (drawing costs more than an epoch of a tiny run)."""
         folder.mkdir(parents=True, exist_ok=True)
         csv_path = folder / "loss.csv"
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
@@ -56,7 +57,8 @@ class LossHistory:
             writer.writeheader()
             writer.writerows(self.as_rows())
         png_path = folder / "loss.png"
-        self._plot(png_path)
+        if plot and self.records:
+            self._plot(png_path)
         return csv_path, png_path
 
     def _plot(self, path: Path) -> None:

@@ -230,13 +230,14 @@ class Trainer:
                     scheduler.step()
                     val = self.validate(stage, phase)
                     history.add(EpochRecord(epoch + 1, phase, lr, total / max(count, 1), val, time.perf_counter() - t0))
-                    history.write(stage_dir)
+                    history.write(stage_dir, plot=False)  # the PNG is drawn when the stage ends or stops
                     self._save_resume(stage, epoch + 1, optimizer, scheduler, history)
                     if self.progress is not None:
                         self.progress(phase, epoch + 1, plan.epochs, total / max(count, 1))
         except KeyboardInterrupt:
             # Weights after the last finished step; the epoch in progress runs again on --resume.
             done = history.records[-1].epoch if history.records else start_epoch
+            history.write(stage_dir)
             self._save_resume(stage, done, optimizer, scheduler, history)
             raise StageInterrupted(f"interrupted in stage {stage} at epoch {done}/{plan.epochs}; "
                                    f"state saved in {self.out_dir / 'resume'}, continue with --resume") from None
