@@ -190,7 +190,7 @@ def train(recipe: TrainRecipe, out_dir: str | Path, stage: str = ALL, resume: bo
         logger.info("nothing to do: every requested stage is already in %s", out_dir)
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=1, default=str), encoding="utf-8")
+    _record_recipe(out_dir, recipe)
 
     device = _device(recipe)
     model = build_model(recipe)
@@ -225,6 +225,16 @@ def _feature_backbones(recipe: TrainRecipe, with_guidance: bool) -> Backbones:
     guidance = build_backbone("guidance", b.guidance) if with_guidance else None
     return Backbones(build_backbone("audio_content", b.audio_content), build_backbone("audio_emotion", b.audio_emotion),
                      build_backbone("transcriber", b.transcriber), build_backbone("text", b.text), guidance)
+
+
+def _record_recipe(out_dir: Path, recipe: TrainRecipe) -> None:
+    """OUT/recipe.json; a later run with a different recipe writes recipe-2.json, ... (never overwrites)."""
+    text = json.dumps(dataclasses.asdict(recipe), indent=1, default=str)
+    path, n = out_dir / "recipe.json", 1
+    while path.is_file() and path.read_text(encoding="utf-8") != text:
+        n += 1
+        path = out_dir / f"recipe-{n}.json"
+    path.write_text(text, encoding="utf-8")
 
 
 def _write_summary(out_dir: Path, results: list[StageResult]) -> None:
