@@ -26,6 +26,11 @@ def frame_samples(frame_index: int) -> int:
     return int(round(frame_index * SAMPLE_RATE / FPS))
 
 
+def samples_for_frames(frames: int) -> int:
+    """The fewest 16 kHz samples that hold `frames` rig frames: num_frames() of it equals `frames`."""
+    return -(-frames * SAMPLE_RATE // FPS)
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """(n,) or (n, channels) -> (n,) float32, channels averaged."""
     audio = np.asarray(audio, dtype=np.float32)

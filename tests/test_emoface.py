@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from medtalk_core.audio import SAMPLE_RATE, frame_samples, num_frames
+from medtalk_core.audio import SAMPLE_RATE, frame_samples, num_frames, samples_for_frames
 from medtalk_core.data.emoface import EmoFaceDataset, content_key, cut_pair, emotion_from_name
 from medtalk_core.errors import DatasetError
 from medtalk_core.rig import EMOTIONS
@@ -53,7 +53,7 @@ def test_reads_the_real_sample_in_valid_ctr_layout(tmp_path, sample_wav):
     # 3.36 s at 48 kHz -> 201 frames by the release's rule; the rig file has 202 rows.
     assert clip.rig.shape == (201, 174)
     assert num_frames(clip.audio.shape[0]) == 201
-    assert clip.audio.shape[0] == frame_samples(201)
+    assert clip.audio.shape[0] == samples_for_frames(201)
     assert np.isfinite(clip.rig).all() and clip.rig.min() < -0.5 and clip.rig.max() <= 1.0
 
 
@@ -119,4 +119,9 @@ def test_cut_pair_keeps_audio_in_step(tmp_path):
     data = EmoFaceDataset(tmp_path)
     a, b = cut_pair(data[0], data[1])
     assert a.rig.shape[0] == b.rig.shape[0] == 40
-    assert a.audio.shape[0] == b.audio.shape[0] == frame_samples(40)
+    assert a.audio.shape[0] == b.audio.shape[0] == samples_for_frames(40)
+    for frames in range(1, 400):  # the audio of every cut length gives back exactly that many frames
+        assert num_frames(samples_for_frames(frames)) == frames
+        assert num_frames(samples_for_frames(frames) - 1) == frames - 1
+    for clip in data:
+        assert num_frames(clip.audio.shape[0]) == clip.rig.shape[0]

@@ -25,7 +25,7 @@ from typing import Iterator, Literal
 
 import numpy as np
 
-from ..audio import FPS, SAMPLE_RATE, frame_samples, load_audio, num_frames
+from ..audio import FPS, SAMPLE_RATE, load_audio, num_frames, samples_for_frames
 from ..errors import DatasetError, MedtalkError
 from ..rig import EMOTIONS, NUM_CONTROLS
 
@@ -84,7 +84,7 @@ class Clip:
     """One loaded clip, audio and rig cut to the same length."""
 
     name: str
-    audio: np.ndarray  # (n,) float32 at 16 kHz, n = frame_samples(T)
+    audio: np.ndarray  # (n,) float32 at 16 kHz, num_frames(n) == T
     rig: np.ndarray  # (T, 174) float32
     emotion: int
     transcript: str | None
@@ -98,7 +98,7 @@ def cut_to(clip: Clip, frames: int) -> Clip:
     frames = min(frames, clip.rig.shape[0])
     return Clip(
         name=clip.name,
-        audio=clip.audio[: frame_samples(frames)],
+        audio=clip.audio[: samples_for_frames(frames)],
         rig=clip.rig[:frames],
         emotion=clip.emotion,
         transcript=clip.transcript,
