@@ -36,6 +36,18 @@ cp "$RUNS/$best/fim/model.safetensors" "$RUNS/$best/fim/config.json" medtalk_cor
 du -h medtalk_core/assets/default_model/model.safetensors
 
 $MEDTALK eval --data "$DATA" --split test --json "$RUNS/eval_test.json"   # the shipped model
+
+# The live daemon's model: the same cross-reconstruction stage, then ACM and FIM retrained with
+# the audio paths' lookahead bounded to 2 frames (it streams at 33 ms lookahead as trained).
+LIVE=$RUNS/live_f2
+[ -f "$LIVE/acm/config.json" ] || $MEDTALK train --config configs/train/synthetic.yaml --data "$DATA" --encoder "$best" \
+    --future-frames 2 --stage acm --init "$RUNS/$best/cross_recon" --out "$LIVE" --cache "$CACHE" --no-progress
+[ -f "$LIVE/fim/config.json" ] || $MEDTALK train --config configs/train/synthetic.yaml --data "$DATA" --encoder "$best" \
+    --future-frames 2 --stage fim --out "$LIVE" --cache "$CACHE" --no-progress
+mkdir -p medtalk_core/assets/live_model
+cp "$LIVE/fim/model.safetensors" "$LIVE/fim/config.json" medtalk_core/assets/live_model/
+python3 benchmarks/stream_accuracy.py --data "$DATA" --split test --clips 30 \
+    --checkpoint medtalk_core/assets/default_model medtalk_core/assets/live_model
 if [ -z "${SKIP_ABLATIONS:-}" ]; then
   $MEDTALK eval --checkpoint "$RUNS/$best/fim" --data "$DATA" --split test --ablations \
       --ablation-out "$RUNS/ablations" --epochs-scale "${ABLATION_SCALE:-0.3}" --json "$RUNS/ablations.json" --no-progress

@@ -64,9 +64,14 @@ def build_transports(cfg: DaemonConfig) -> list[Any]:
 
 
 def load_animator(cfg: DaemonConfig) -> Any:
-    from medtalk_core.inference import Animator
+    """The configured checkpoint, else the shipped live model, else the shipped default model."""
+    from medtalk_core.checkpoint import CONFIG_NAME
+    from medtalk_core.inference import LIVE_MODEL_DIR, Animator
 
-    return Animator.from_checkpoint(cfg.model.checkpoint, cfg.model.device)
+    path = cfg.model.checkpoint
+    if path is None and (LIVE_MODEL_DIR / CONFIG_NAME).is_file():
+        path = LIVE_MODEL_DIR
+    return Animator.from_checkpoint(path, cfg.model.device)
 
 
 class Daemon:

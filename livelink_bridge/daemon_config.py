@@ -51,7 +51,7 @@ class ClockConfig:
 class ModelConfig:
     """Which MEDTalk checkpoint animates, and where."""
 
-    checkpoint: str | None = None  # path to a checkpoint; None = the default one shipped in the package
+    checkpoint: str | None = None  # path to a checkpoint; None = the shipped live model (bounded lookahead)
     device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
     transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
     threads: int = 1  # torch and BLAS CPU threads; one is fastest for small per-hop runs on a

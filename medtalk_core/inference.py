@@ -31,6 +31,10 @@ from .rig import EMOTIONS, clamp, emotion_id
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
+# The live daemon's default: the same recipe with the audio paths' lookahead bounded to 2 frames
+# (model.future_frames). At the daemon's 33 ms lookahead it streams as it was trained and has the
+# lower live lip error; offline, the centred default model is more accurate (README, docs/LIVE.md).
+LIVE_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "live_model"
 SMOOTH_WINDOW, SMOOTH_ORDER = 5, 2  # Savitzky-Golay along time, as the release
 Guidance = Union[str, int, GuidanceSpec, torch.Tensor, np.ndarray]
 

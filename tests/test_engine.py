@@ -266,3 +266,38 @@ def test_provisional_frames_stand_in_for_late_ones(animator, speech):
     assert [f.index for f in sent][-engine.lookahead:] == [f.index for f in ahead]
     assert clock.late_frames == engine.lookahead and clock.held_frames == 0
     assert np.array_equal(sent[-1].values, ahead[-1].values)
+
+
+def test_bounded_lookahead_model_streams_as_offline(tmp_path, speech):
+    """A model whose audio paths see 2 frames ahead equals offline once the engine waits for them
+    (2 model + 2 feature-window + 2 smoothing frames); a centred model at the same lookahead does not."""
+    from medtalk_core.backbones import BackboneConfig
+    from medtalk_core.checkpoint import save
+    from medtalk_core.inference import Animator
+    from medtalk_core.model import MEDTalk, load_model_config
+
+    look_ms = 6 * 1000 / 60
+    cfg = EngineConfig(lookahead_ms=look_ms, crossfade_ms=look_ms, idle=NO_IDLE)
+    diffs = {}
+    for future in (2, None):
+        torch.manual_seed(0)
+        model = MEDTalk(dataclasses.replace(load_model_config("tiny"), encoder="temporal", future_frames=future))
+        animator = Animator.from_checkpoint(save(tmp_path / str(future), model, BackboneConfig(), stage="init", step=0), "cpu")
+        offline = animator.animate(speech, "happy", transcript="", smooth=True)
+        streamed = stream_array(StreamingEngine(animator, cfg, guidance="happy"), speech)
+        diffs[future] = np.abs(streamed - offline).max()
+    assert diffs[2] < 2e-3
+    assert diffs[None] > 10 * diffs[2]
+
+
+def test_daemon_streams_with_the_shipped_live_model_by_default():
+    from livelink_bridge.daemon import load_animator
+    from livelink_bridge.daemon_config import DaemonConfig
+    from medtalk_core.checkpoint import CONFIG_NAME
+    from medtalk_core.inference import LIVE_MODEL_DIR
+
+    if not (LIVE_MODEL_DIR / CONFIG_NAME).is_file():
+        pytest.skip("no live model in this install")
+    animator = load_animator(DaemonConfig())
+    assert animator.model.cfg.future_frames is not None
+    assert animator.model.cfg.future_frames <= round(EngineConfig().lookahead_ms * 60 / 1000)
