@@ -30,6 +30,7 @@ class FrameClock:
         self._last: RigFrame | None = None
         self._holds_in_row = 0
         self._draining = False
+        self._end: int | None = None  # frames in the whole stream, when known (a file without loop)
         self._provisional: dict[int, RigFrame] = {}  # stand-ins for frames not yet final
         self.late_frames = 0  # frames not final at their deadline (sent provisional or held)
         self.held_frames = 0  # late frames with no provisional stand-in: the last pose again
@@ -48,6 +49,11 @@ class FrameClock:
         frame of that index is late; each offer replaces the previous one."""
         self._provisional = {f.index: f for f in frames if f.index >= self._next}
 
+    def set_end(self, total_frames: int) -> None:
+        """The stream has exactly this many frames: never send a stand-in past its end (a slow
+        main thread may call drain() after the last deadline has passed)."""
+        self._end = int(total_frames)
+
     def drain(self) -> None:
         """No more frames will come: send what is pending, and hold no more."""
         self._draining = True
@@ -58,8 +64,8 @@ class FrameClock:
 
     @property
     def finished(self) -> bool:
-        """Draining and nothing left to send."""
-        return self._draining and not self._pending
+        """Draining and nothing left to send, or every frame of a stream of known length sent."""
+        return (self._draining and not self._pending) or (self._end is not None and self._next >= self._end)
 
     def deadline(self, index: int | None = None) -> float | None:
         """Send time of frame `index` (default: the next one); None before the first frame."""
@@ -76,7 +82,7 @@ class FrameClock:
         out: list[RigFrame] = []
         while True:
             when = self.deadline()
-            if when is None or when > now:
+            if when is None or when > now or (self._end is not None and self._next >= self._end):
                 return out
             if self._pending and self._pending[0].index == self._next:
                 frame = self._pending.popleft()

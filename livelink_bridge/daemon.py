@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from medtalk_core.audio import SAMPLE_RATE
+from medtalk_core.audio import SAMPLE_RATE, num_frames
 
 from .clock import FrameClock
 from .control import ControlServer, GuidanceState
@@ -128,6 +128,8 @@ class Daemon:
                               transcript="")
         if self.realtime:
             self.clock = FrameClock(cfg.clock.playout_delay_ms / 1000.0, cfg.clock.max_hold_frames)
+            if isinstance(self.source, FileSource) and not self.source.loop:
+                self.clock.set_end(num_frames(self.source.audio.shape[0]))
         if self.transports is None:
             self.transports = build_transports(cfg)
         if not self.transports:

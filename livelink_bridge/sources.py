@@ -197,6 +197,7 @@ class MicSource:
         self._retry_at = 0.0
         self._backoff = backoff_s[0]
         self._silence_from = 0.0  # while lost: capture time up to which silence was handed out
+        self._audio_end: float | None = None  # capture time just after the last sample handed out
         self.device_name = ""
         self.exhausted = False  # a microphone never runs out
         self.overflows = 0
@@ -272,6 +273,7 @@ class MicSource:
             if out.size:
                 chunks.append(chunk)
                 self.level_db = level_db(out)
+                self._audio_end = chunk.capture_time + out.shape[0] / SAMPLE_RATE
         now = self._clock()
         active = getattr(self._stream, "active", True)
         if not active or now - self._last_callback > self.lost_after_s:
@@ -285,7 +287,9 @@ class MicSource:
         while not self._queue.empty():
             self._queue.get_nowait()
         self._retry_at = now + self._backoff
-        self._silence_from = now
+        # Silence continues the timeline from the last sample, not from when the loss was noticed:
+        # a gap would leave every later frame behind the output clock, which then drops them all.
+        self._silence_from = min(now, self._audio_end) if self._audio_end is not None else now
         self.level_db = -120.0
 
     def _read_while_lost(self, timeout: float) -> list[AudioChunk]:
@@ -310,6 +314,7 @@ class MicSource:
             return []
         chunk = AudioChunk(np.zeros(n, dtype=np.float32), self._silence_from)
         self._silence_from += n / SAMPLE_RATE
+        self._audio_end = self._silence_from
         return [chunk]
 
 

@@ -301,3 +301,14 @@ def test_daemon_streams_with_the_shipped_live_model_by_default():
     animator = load_animator(DaemonConfig())
     assert animator.model.cfg.future_frames is not None
     assert animator.model.cfg.future_frames <= round(EngineConfig().lookahead_ms * 60 / 1000)
+
+
+def test_clock_sends_nothing_past_the_end_of_a_known_stream():
+    """A file's last frames are late and the main thread has not yet called drain(): no stand-in
+    may be sent past the file's last frame."""
+    clock = FrameClock(0.1)
+    clock.set_end(3)
+    clock.push([RigFrame(i, 10.0 + i / 60, np.full(174, i, np.float32)) for i in range(2)])
+    sent = clock.due(100.0)  # long after every deadline
+    assert [f.index for f in sent] == [0, 1, 2]  # frame 2 held, nothing after it
+    assert clock.finished and clock.due(200.0) == []
