@@ -310,7 +310,7 @@ def bake(animator: Any, inputs: Iterable[str | Path], out_dir: str | Path, optio
         _warn_unlisted(jobs, entries)
     if not show_progress:
         return baker.run(jobs, report)
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+    from rich.progress import (BarColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
     totals = _probe_seconds(jobs)

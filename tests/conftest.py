@@ -42,3 +42,26 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = MEDTalk(load_model_config("tiny"))
     return save(tmp_path_factory.mktemp("tiny_checkpoint"), model, BackboneConfig(), stage="init", step=0)
+
+
+@pytest.fixture(scope="module")
+def animator(tiny_checkpoint):
+    """An Animator on the random tiny checkpoint, on the CPU."""
+    from medtalk_core.inference import Animator
+
+    return Animator.from_checkpoint(tiny_checkpoint, "cpu")
+
+
+@pytest.fixture(scope="module")
+def stream_animator(tiny_checkpoint):
+    """The same, set up as the live daemon runs it: one torch thread, one BLAS thread."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from medtalk_core.inference import Animator
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small per-hop runs: one thread is fastest on a shared CPU
+    with threadpool_limits(limits=1):  # idle BLAS threads would spin between the runs
+        yield Animator.from_checkpoint(tiny_checkpoint, "cpu")
+    torch.set_num_threads(threads)

@@ -31,13 +31,6 @@ def speechlike(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
     return (0.2 * voice * syllables + 0.003 * rng.standard_normal(t.shape)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def animator(tiny_checkpoint):
-    from medtalk_core.inference import Animator
-
-    return Animator.from_checkpoint(tiny_checkpoint, device="cpu")
-
-
 def random_take(frames: int) -> np.ndarray:
     low, high = rig.valid_ranges()
     return RNG.uniform(low, high, size=(frames, rig.NUM_CONTROLS)).astype(np.float32)

@@ -21,13 +21,6 @@ from medtalk_core.guidance import strength_of
 from udp_receivers import wait_for
 
 
-@pytest.fixture(scope="module")
-def animator(tiny_checkpoint):
-    from medtalk_core.inference import Animator
-
-    return Animator.from_checkpoint(tiny_checkpoint, "cpu")
-
-
 @pytest.fixture
 def server(animator):
     state = GuidanceState(animator, "neutral")

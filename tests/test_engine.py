@@ -22,16 +22,8 @@ NO_IDLE = dataclasses.replace(IdleConfig(), enabled=False)
 
 
 @pytest.fixture(scope="module")
-def animator(tiny_checkpoint):
-    from medtalk_core.inference import Animator
-
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small per-hop runs: one thread is fastest on a shared CPU
-    with threadpool_limits(limits=1):  # idle BLAS threads would spin between the runs
-        yield Animator.from_checkpoint(tiny_checkpoint, "cpu")
-    torch.set_num_threads(threads)
+def animator(stream_animator):
+    return stream_animator
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,6 @@ from medtalk_core.model import MEDTalk, load_model_config
 from medtalk_core.rig import valid_ranges
 
 
-@pytest.fixture(scope="module")
-def animator(tiny_checkpoint) -> Animator:
-    return Animator.from_checkpoint(tiny_checkpoint, device="cpu")
-
-
 def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = int(seconds * 16000)
