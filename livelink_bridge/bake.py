@@ -65,7 +65,7 @@ class BakeOptions:
     force: bool = False  # rewrite outputs that already exist
     batch_size: int = 0  # clips (or windows) per model call; 0 = 16 on CPU, 32 on CUDA
     curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
-    transcribe: bool = True  # run the animator's transcriber for the text intensity branch
+    transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
 
 
