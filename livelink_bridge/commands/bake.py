@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force, curves=args.curves,
                           batch_size=args.batch_size, transcribe=args.transcribe,
                           window=WindowOptions(window_s=args.window, overlap_s=args.overlap))
+    missing = [p for p in args.inputs if not Path(p).exists()]
+    if missing:  # before the model loads: a typo should not cost the start-up
+        raise MedtalkError(f"input not found: {missing[0]}")
     animator = Animator.from_checkpoint(args.checkpoint, device=args.device)
     report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,
                   show_progress=not args.no_progress and sys.stdout.isatty())
