@@ -65,6 +65,7 @@ class BakeOptions:
     force: bool = False  # rewrite outputs that already exist
     batch_size: int = 0  # clips (or windows) per model call; 0 = 16 on CPU, 32 on CUDA
     curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
+    face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4"
     transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
 
@@ -261,7 +262,7 @@ class Baker:
             return
         for (job, _, _), frames in zip(ready, rigs):
             try:
-                with OutputSet(job.targets, self.options.fps, self.options.curves) as out:
+                with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
                     out.push(frames)
                 self._done(job, report, on_progress)
             except OSError as exc:
@@ -275,7 +276,7 @@ class Baker:
             logger.info("%s: %.0f s in %d windows", job.audio, job.reader.duration_s, windows)
             if job.transcript:
                 logger.info("%s: a script line cannot be split over windows; transcribing each window", job.audio)
-            with OutputSet(job.targets, self.options.fps, self.options.curves) as out:
+            with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
                 for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript):
                     out.push(block)
             self._done(job, report, on_progress)

@@ -50,7 +50,8 @@ def build_transports(cfg: DaemonConfig) -> list[Any]:
     if t.osc.enabled:
         from .transports.osc_frames import OscFrameTransport
 
-        out.append(OscFrameTransport(t.osc.host, t.osc.port, subject=t.osc.subject, curve_set=t.osc.curve_set))
+        out.append(OscFrameTransport(t.osc.host, t.osc.port, subject=t.osc.subject, curve_set=t.osc.curve_set,
+                                     face_board=t.osc.face_board))
     if t.livelink_face.enabled:
         from .transports.livelink_face import LiveLinkFaceTransport
 

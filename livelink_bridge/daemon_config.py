@@ -11,6 +11,7 @@ from pathlib import Path
 
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.errors import ConfigError
+from medtalk_core.expressions import FACE_BOARDS
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class OscTransportConfig:
     port: int = 9000
     subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
     curve_set: str = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
+    face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4" (the newer MetaHuman board)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("source.kind 'file' needs source.path")
     if cfg.transports.osc.curve_set not in _CURVE_SETS:
         raise ConfigError(f"transports.osc.curve_set must be one of {', '.join(_CURVE_SETS)}")
+    if cfg.transports.osc.face_board not in FACE_BOARDS:
+        raise ConfigError(f"transports.osc.face_board must be one of {', '.join(FACE_BOARDS)}")
     if cfg.model.threads < 1:
         raise ConfigError("model.threads must be >= 1")
     if cfg.clock.playout_delay_ms <= 0:

@@ -59,13 +59,13 @@ def _checked(block: np.ndarray, width: int = rig.NUM_CONTROLS) -> np.ndarray:
 CURVE_SETS = ("board", "expressions")  # the 174 controls, or the CTRL_expressions_* curves they drive
 
 
-def curve_names(curves: str = "board") -> tuple[str, ...]:
+def curve_names(curves: str = "board", face_board: str = "classic") -> tuple[str, ...]:
     if curves == "board":
         return rig.controller_names()
     if curves == "expressions":
         from medtalk_core.expressions import expression_names
 
-        return expression_names()
+        return expression_names(face_board)
     raise MedtalkError(f"unknown curve set {curves!r}; choose from {', '.join(CURVE_SETS)}")
 
 
@@ -148,11 +148,13 @@ class OutputSet:
     temporary file is renamed into place, on an error every one is removed.
     """
 
-    def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: str = "board") -> None:
+    def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: str = "board",
+                 face_board: str = "classic") -> None:
         self.targets = {name: Path(path) for name, path in targets.items()}
         self.fps = float(fps)
         self.curves = curves
-        self.names = curve_names(curves)
+        self.face_board = face_board  # whose wiring derives the expressions curves
+        self.names = curve_names(curves, face_board)
         self.count = 0
         self._resampler = FpsResampler(self.fps)
         self._stack = contextlib.ExitStack()
@@ -174,7 +176,7 @@ class OutputSet:
         if self.curves == "expressions":
             from medtalk_core.expressions import board_to_expressions
 
-            out = board_to_expressions(out)  # (m, len(self.names)) in [0, 1]
+            out = board_to_expressions(out, self.face_board)  # (m, len(self.names)) in [0, 1]
         for writer, handle in self._open:
             writer.block(handle, out, self.count, self.fps)
         self.count += out.shape[0]

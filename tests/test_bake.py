@@ -276,6 +276,10 @@ def test_expressions_curve_set(tmp_path: Path, clips: Path, tiny_checkpoint) -> 
     assert header == ["time", *expression_names()]
     expr = np.loadtxt(tmp_path / "expr" / "c.csv", delimiter=",", skiprows=1)[:, 1:]
     assert np.allclose(expr, board_to_expressions(board), atol=2e-6)
+    assert bake_cli(str(wav), "--out", str(tmp_path / "mh4"), "--curves", "expressions", "--face-board", "mh4",
+                    "--checkpoint", str(tiny_checkpoint)) == 0
+    with (tmp_path / "mh4" / "c.csv").open() as handle:
+        assert handle.readline().strip().split(",") == ["time", *expression_names("mh4")]
 
 
 def test_script_lines_feed_the_text_branch(tmp_path: Path, clips: Path, animator) -> None:

@@ -93,7 +93,10 @@ def test_mapping_table_names_real_controls_and_covers_every_shape():
     ("CTRL_L_mouth_cornerPull-translateY", 0.7, "MouthSmileLeft"),
     ("CTRL_R_mouth_cornerDepress-translateY", 0.6, "MouthFrownRight"),
     ("CTRL_L_brow_raiseOut-translateY", 0.9, "BrowOuterUpLeft"),
-    ("CTRL_C_tongue_inOut-translateY", 0.5, "TongueOut"),
+    ("CTRL_C_tongue_inOut-translateY", -0.5, "TongueOut"),
+    ("CTRL_C_jaw-translateX", -0.5, "JawLeft"),
+    ("CTRL_C_jaw-translateX", 0.5, "JawRight"),
+    ("CTRL_L_eye_eyelidU-translateY", -0.6, "EyeWideLeft"),
 ])
 def test_single_controls_drive_the_expected_shape(control, value, shape):
     out = board_to_arkit(_frame(0, **{control: value}).values)
@@ -101,6 +104,33 @@ def test_single_controls_drive_the_expected_shape(control, value, shape):
     assert out[i] == pytest.approx(abs(value))
     others = np.delete(out[:52], i)
     assert others.max() < abs(value)
+
+
+# ARKit shapes and the MetaHuman curve each is (Epic's wiring gives the board's signs).
+_COUNTERPARTS = [
+    ("JawLeft", "jawLeft"), ("JawRight", "jawRight"), ("JawForward", "jawFwd"), ("JawOpen", "jawOpen"),
+    ("TongueOut", "tongueOut"), ("MouthLeft", "mouthLeft"), ("MouthRight", "mouthRight"),
+    ("EyeBlinkLeft", "eyeBlinkL"), ("EyeWideLeft", "eyeWidenL"), ("EyeWideLeft", "eyeUpperLidUpL"),
+    ("EyeWideRight", "eyeUpperLidUpR"), ("EyeLookUpLeft", "eyeLookUpL"), ("EyeLookDownRight", "eyeLookDownR"),
+    ("EyeLookOutLeft", "eyeLookLeftL"), ("EyeLookInLeft", "eyeLookRightL"),
+    ("EyeLookOutRight", "eyeLookRightR"), ("EyeLookInRight", "eyeLookLeftR"),
+    ("CheekPuff", "mouthCheekBlowL"), ("MouthRollLower", "mouthLowerLipRollInL"),
+    ("MouthRollUpper", "mouthUpperLipRollInR"), ("MouthSmileLeft", "mouthCornerPullL"),
+]
+
+
+@pytest.mark.parametrize("shape,curve", _COUNTERPARTS)
+def test_arkit_shapes_fire_with_their_metahuman_curve(shape, curve):
+    """Each control, alone at -0.5 and +0.5: where Epic's wiring drives the curve, ARKit's shape moves."""
+    from medtalk_core.expressions import board_to_expressions, expression_names
+
+    frames = np.zeros((2 * len(NAMES), len(NAMES)), np.float32)
+    for column in range(len(NAMES)):
+        frames[2 * column, column], frames[2 * column + 1, column] = -0.5, 0.5
+    metahuman = board_to_expressions(frames)[:, expression_names().index("CTRL_expressions_" + curve)]
+    arkit = np.array([board_to_arkit(f)[ARKIT_NAMES.index(shape)] for f in frames])
+    assert metahuman.max() > 0
+    assert np.all(arkit[metahuman > 0] > 0), [NAMES[i // 2] for i in np.flatnonzero((metahuman > 0) & (arkit == 0))]
 
 
 def test_gaze_becomes_eye_rotation_and_head_stays_still():

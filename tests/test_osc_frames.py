@@ -86,12 +86,13 @@ class FakeClock:
         return self.now
 
 
-@pytest.mark.parametrize("curve_set", ["board", "expressions"])
-def test_names_then_frames_float32_exact(server, curve_set):
+@pytest.mark.parametrize("curve_set, face_board", [("board", "classic"), ("expressions", "classic"),
+                                                   ("expressions", "mh4")])
+def test_names_then_frames_float32_exact(server, curve_set, face_board):
     srv, dispatcher = server
     port = srv.server_address[1]
     frames = _frames(5)
-    with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set=curve_set) as tx:
+    with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set=curve_set, face_board=face_board) as tx:
         assert isinstance(tx, Transport)
         n_packets = len(tx.names_packets())
         assert n_packets >= 2  # long lists really are chunked
@@ -103,7 +104,7 @@ def test_names_then_frames_float32_exact(server, curve_set):
 
     names_msgs, frame_msgs = received[:n_packets], received[n_packets:]
     assert all(address == "/medtalk/Ada/names" for address, _ in names_msgs)
-    expected_names = list(board_curve_names() if curve_set == "board" else expression_names())
+    expected_names = list(board_curve_names() if curve_set == "board" else expression_names(face_board))
     assert _assemble(names_msgs) == expected_names
     assert len(set(expected_names)) == len(expected_names)
 
@@ -111,7 +112,7 @@ def test_names_then_frames_float32_exact(server, curve_set):
         assert address == "/medtalk/Ada/frame"
         assert args[0] == frame.index
         assert args[1] == frame.capture_time  # float64 survives exactly, 0.1 microsecond included
-        expected = frame.values if curve_set == "board" else board_to_expressions(frame.values)
+        expected = frame.values if curve_set == "board" else board_to_expressions(frame.values, face_board)
         got = np.array(args[2:], dtype=np.float32)
         assert got.shape == (len(expected_names),)
         assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))

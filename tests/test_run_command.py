@@ -24,10 +24,11 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_flags_override_the_config():
     cfg = run_cmd.apply_flags(DaemonConfig(), _args(
         "--source", "file:/tmp/a.wav", "--fast", "--osc", "10.0.0.2:7000", "--livelink-face", "127.0.0.1:11111",
-        "--control", "off", "--record", "/tmp/rec", "--emotion", "hap", "--curve-set", "expressions"))
+        "--control", "off", "--record", "/tmp/rec", "--emotion", "hap", "--curve-set", "expressions",
+        "--face-board", "mh4"))
     assert cfg.source.kind == "file" and cfg.source.path == "/tmp/a.wav" and not cfg.source.realtime
     assert (cfg.transports.osc.host, cfg.transports.osc.port) == ("10.0.0.2", 7000)
-    assert cfg.transports.osc.curve_set == "expressions"
+    assert cfg.transports.osc.curve_set == "expressions" and cfg.transports.osc.face_board == "mh4"
     assert cfg.transports.livelink_face.enabled and cfg.transports.livelink_face.port == 11111
     assert cfg.transports.recorder.enabled and cfg.transports.recorder.directory == "/tmp/rec"
     assert not cfg.control.enabled and cfg.control.emotion == "hap"
@@ -63,6 +64,9 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
         load_daemon_config(path)
     path.write_text("source:\n  kind: radio\n")
     with pytest.raises(ConfigError, match="source.kind"):
+        load_daemon_config(path)
+    path.write_text("transports:\n  osc:\n    face_board: mh5\n")
+    with pytest.raises(ConfigError, match="transports.osc.face_board must be one of classic, mh4"):
         load_daemon_config(path)
     path.write_text("engine:\n  window_s: 0.05\n")
     with pytest.raises(ConfigError, match="shorter than window_s"):

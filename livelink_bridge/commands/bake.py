@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
+from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
 from medtalk_core.long_audio import WindowOptions
 
 NAME = "bake"
@@ -33,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curves", choices=("board", "expressions"), default="board",
                         help="board: the 174 controls (default); expressions: the CTRL_expressions_* curves "
                              "a stock MetaHuman face reads (for AnimSequence import)")
+    parser.add_argument("--face-board", choices=FACE_BOARDS, default=DEFAULT_FACE_BOARD,
+                        help="board whose wiring derives --curves expressions: classic (default) or mh4, "
+                             "the newer MetaHuman board")
     parser.add_argument("--force", action="store_true", help="rewrite outputs that already exist")
     parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint folder (default: the shipped model)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when present)")
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                                  image=str(Path(args.image).resolve()) if args.image else None,
                                  strength=args.strength)
     options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force, curves=args.curves,
-                          batch_size=args.batch_size, transcribe=args.transcribe,
+                          face_board=args.face_board,                          batch_size=args.batch_size, transcribe=args.transcribe,
                           window=WindowOptions(window_s=args.window, overlap_s=args.overlap))
     missing = [p for p in args.inputs if not Path(p).exists()]
     if missing:  # before the model loads: a typo should not cost the start-up

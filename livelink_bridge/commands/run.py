@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from medtalk_core.errors import MedtalkError
+from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.rig import emotion_id
 
 NAME = "run"
@@ -24,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc", metavar="HOST:PORT|off", help="OSC frames to our Unreal plugin (default 127.0.0.1:9000)")
     parser.add_argument("--curve-set", choices=("board", "expressions"),
                         help="OSC curves: the 174 board controls or the derived CTRL_expressions_* curves")
+    parser.add_argument("--face-board", choices=FACE_BOARDS,
+                        help="board whose wiring derives the expressions curves: classic (default) or mh4, "
+                        "the newer MetaHuman board")
     parser.add_argument("--livelink-face", metavar="HOST:PORT", help="also send Live Link Face (ARKit) packets, e.g. 127.0.0.1:11111")
     parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
     parser.add_argument("--record", metavar="DIR", help="record every sent frame to DIR (CSV + the release's txt)")
@@ -81,6 +85,8 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
             t = rep(t, osc=rep(t.osc, enabled=True, host=host, port=port))
     if args.curve_set is not None:
         t = rep(t, osc=rep(t.osc, curve_set=args.curve_set))
+    if args.face_board is not None:
+        t = rep(t, osc=rep(t.osc, face_board=args.face_board))
     if args.livelink_face is not None:
         host, port = parse_address(args.livelink_face, "--livelink-face")
         t = rep(t, livelink_face=rep(t.livelink_face, enabled=True, host=host, port=port))

@@ -58,13 +58,13 @@ NUM_VALUES = len(ARKIT_NAMES)  # 61
 # --- The 174 -> 52 ARKit mapping ----------------------------------------------------------------
 # shape: [(board control without "CTRL_" and "-translateY", side, weight), ...]
 #   side "+" uses max(x, 0), side "-" uses max(-x, 0); the weighted sum is clipped to [0, 1].
-# Conventions (MetaHuman face board): +Y of an eye control looks up; +X of the eye controls
-# looks toward the character's left for both eyes (the board is not mirrored); +X of the jaw and
-# of C_mouth moves toward the character's left; a control named after two directions has its
-# first word on the negative side, as in medtalk_core.expressions (-Y of jaw_fwdBack pushes the
-# jaw forward, +Y of tongue_inOut sticks the tongue out); +Y of a blink closes the lid, -Y opens
-# it wide. Pairs of upper/lower lip controls (U/D) are averaged: ARKit has one shape where the
-# board has two.
+# Signs are Epic's board wiring (medtalk_core/assets/face_boards/classic.csv; a test checks
+# each shape fires with its MetaHuman counterpart): +Y of an eye control looks up; +X of the eye
+# controls looks toward the character's left for both eyes (the board is not mirrored); +X of
+# C_mouth is mouthLeft but +X of C_jaw is jawRight; -Y of jaw_fwdBack is jawFwd; -Y of
+# tongue_inOut is tongueOut; +Y of a blink closes the lid, -Y widens it, and -Y of eyelidU
+# raises the upper lid (eyeUpperLidUp); +Y of suckBlow blows the cheeks out. Pairs of
+# upper/lower lip controls (U/D) are averaged: ARKit has one shape where the board has two.
 _X = "-translateX"
 ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "EyeBlinkLeft": (("L_eye_blink", "+", 1.0),),
@@ -73,17 +73,17 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "EyeLookOutLeft": (("L_eye" + _X, "+", 1.0), ("C_eye" + _X, "+", 1.0)),
     "EyeLookUpLeft": (("L_eye", "+", 1.0), ("C_eye", "+", 1.0)),
     "EyeSquintLeft": (("L_eye_squintInner", "+", 1.0), ("L_eye_lidPress", "+", 0.5)),
-    "EyeWideLeft": (("L_eye_blink", "-", 1.0),),
+    "EyeWideLeft": (("L_eye_blink", "-", 1.0), ("L_eye_eyelidU", "-", 1.0)),
     "EyeBlinkRight": (("R_eye_blink", "+", 1.0),),
     "EyeLookDownRight": (("R_eye", "-", 1.0), ("C_eye", "-", 1.0)),
     "EyeLookInRight": (("R_eye" + _X, "+", 1.0), ("C_eye" + _X, "+", 1.0)),
     "EyeLookOutRight": (("R_eye" + _X, "-", 1.0), ("C_eye" + _X, "-", 1.0)),
     "EyeLookUpRight": (("R_eye", "+", 1.0), ("C_eye", "+", 1.0)),
     "EyeSquintRight": (("R_eye_squintInner", "+", 1.0), ("R_eye_lidPress", "+", 0.5)),
-    "EyeWideRight": (("R_eye_blink", "-", 1.0),),
+    "EyeWideRight": (("R_eye_blink", "-", 1.0), ("R_eye_eyelidU", "-", 1.0)),
     "JawForward": (("C_jaw_fwdBack", "-", 1.0),),
-    "JawLeft": (("C_jaw" + _X, "+", 1.0),),
-    "JawRight": (("C_jaw" + _X, "-", 1.0),),
+    "JawLeft": (("C_jaw" + _X, "-", 1.0),),
+    "JawRight": (("C_jaw" + _X, "+", 1.0),),
     "JawOpen": (("C_jaw", "+", 1.0), ("C_jaw_openExtreme", "+", 0.3)),
     "MouthClose": (("L_mouth_lipsTogetherU", "+", 0.25), ("L_mouth_lipsTogetherD", "+", 0.25),
                    ("R_mouth_lipsTogetherU", "+", 0.25), ("R_mouth_lipsTogetherD", "+", 0.25)),
@@ -116,12 +116,12 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "BrowInnerUp": (("L_brow_raiseIn", "+", 0.5), ("R_brow_raiseIn", "+", 0.5)),
     "BrowOuterUpLeft": (("L_brow_raiseOut", "+", 1.0),),
     "BrowOuterUpRight": (("R_brow_raiseOut", "+", 1.0),),
-    "CheekPuff": (("L_mouth_lipsBlow", "+", 0.5), ("R_mouth_lipsBlow", "+", 0.5)),
+    "CheekPuff": (("L_mouth_suckBlow", "+", 0.5), ("R_mouth_suckBlow", "+", 0.5)),
     "CheekSquintLeft": (("L_eye_cheekRaise", "+", 1.0),),
     "CheekSquintRight": (("R_eye_cheekRaise", "+", 1.0),),
     "NoseSneerLeft": (("L_nose_wrinkleUpper", "+", 1.0), ("L_nose", "+", 0.5)),
     "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
-    "TongueOut": (("C_tongue_inOut", "+", 1.0),),
+    "TongueOut": (("C_tongue_inOut", "-", 1.0),),
 }
 # Eye rotations (radians) from the gaze controls; the head does not move (the model has no head).
 EYE_YAW_RAD = 0.5  # full-scale horizontal gaze control -> about 29 degrees

@@ -24,7 +24,7 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import ConfigError
-from medtalk_core.expressions import board_to_expressions, expression_names
+from medtalk_core.expressions import DEFAULT_FACE_BOARD, board_to_expressions, expression_names
 from medtalk_core.rig import controller_names
 
 from ..frames import RigFrame
@@ -51,11 +51,11 @@ def board_curve_names() -> tuple[str, ...]:
     return tuple(names)
 
 
-def curve_names(curve_set: str) -> tuple[str, ...]:
+def curve_names(curve_set: str, face_board: str = DEFAULT_FACE_BOARD) -> tuple[str, ...]:
     if curve_set == "board":
         return board_curve_names()
     if curve_set == "expressions":
-        return expression_names()
+        return expression_names(face_board)
     raise ConfigError(f"unknown curve set {curve_set!r}; use one of {', '.join(CURVE_SETS)}")
 
 
@@ -87,6 +87,7 @@ class OscFrameTransport:
         port: int = 9000,
         subject: str = "MEDTalk",
         curve_set: CurveSet = "board",
+        face_board: str = DEFAULT_FACE_BOARD,
         names_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -96,7 +97,8 @@ class OscFrameTransport:
         self.port = int(port)
         self.subject = _validate_subject(subject)
         self.curve_set = curve_set
-        self.names = curve_names(curve_set)
+        self.face_board = face_board  # whose wiring derives the expressions curves
+        self.names = curve_names(curve_set, face_board)
         self.names_interval_s = float(names_interval_s)  # re-send period for late receivers
         self._clock = clock
         self._frame_address = f"/medtalk/{subject}/frame"
@@ -153,7 +155,7 @@ class OscFrameTransport:
         self.frames_sent += 1
 
     def encode_frame(self, frame: RigFrame) -> bytes:
-        values = frame.values if self.curve_set == "board" else board_to_expressions(frame.values)
+        values = frame.values if self.curve_set == "board" else board_to_expressions(frame.values, self.face_board)
         builder = OscMessageBuilder(self._frame_address)
         # Frame numbers wrap at 2^31 (about 414 days at 60 fps) to stay a valid int32.
         builder.add_arg(int(frame.index) % (1 << 31), OscMessageBuilder.ARG_TYPE_INT)
