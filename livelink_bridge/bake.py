@@ -163,9 +163,16 @@ class GuidanceCache:
 
     def __init__(self, animator: Any) -> None:
         self._animator = animator
-        self._features: dict[GuidanceChoice, Any] = {}
+        self._features: dict[GuidanceChoice, tuple[Any, str]] = {}  # choice -> (feature, path)
 
     def __call__(self, choice: GuidanceChoice) -> Any:
+        return self._resolve(choice)[0]
+
+    def path(self, choice: GuidanceChoice) -> str:
+        """The guidance path of a choice ("label" | "clip"), which the feature alone no longer says."""
+        return self._resolve(choice)[1]
+
+    def _resolve(self, choice: GuidanceChoice) -> tuple[Any, str]:
         choice = dataclasses.replace(choice, transcript=None)  # words do not change the feature
         if choice not in self._features:
             from medtalk_core.inference import GuidanceSpec
@@ -178,7 +185,8 @@ class GuidanceCache:
                 spec = GuidanceSpec(image=choice.image)
             else:
                 spec = choice.emotion if choice.emotion is not None else NEUTRAL.emotion
-            self._features[choice] = self._animator.guidance(spec, strength=choice.strength)
+            self._features[choice] = (self._animator.guidance(spec, strength=choice.strength),
+                                      self._animator.guidance_path(spec))
         return self._features[choice]
 
 
@@ -222,7 +230,7 @@ class Baker:
         long: list[BakeJob] = []
         for job in jobs:
             try:
-                job.reader = AudioFileReader(job.audio, self.window.read_margin_s)
+                job.reader = AudioFileReader(job.audio, self.window.read_margin_s, self.animator.resampler)
                 if num_frames(job.reader.num_samples) < 1:
                     raise MedtalkError(f"audio file {job.audio} is shorter than one frame")
             except MedtalkError as exc:
@@ -252,7 +260,8 @@ class Baker:
             return
         try:
             transcripts = [job.transcript if job.transcript else self._transcript for job, _, _ in ready]
-            rigs = self.animator.animate_batch([a for _, a, _ in ready], [g for _, _, g in ready], transcripts)
+            rigs = self.animator.animate_batch([a for _, a, _ in ready], [g for _, _, g in ready], transcripts,
+                                               paths=[self.guidance.path(job.guidance) for job, _, _ in ready])
         except Exception:  # one bad clip must not sink the batch: retry them one by one
             if len(ready) == 1:
                 raise
@@ -277,7 +286,8 @@ class Baker:
             if job.transcript:
                 logger.info("%s: a script line cannot be split over windows; transcribing each window", job.audio)
             with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
-                for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript):
+                for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript,
+                                          path=self.guidance.path(job.guidance)):
                     out.push(block)
             self._done(job, report, on_progress)
         except (MedtalkError, OSError) as exc:

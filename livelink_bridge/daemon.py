@@ -27,6 +27,8 @@ from .daemon_config import DaemonConfig
 from .engine import StreamingEngine
 from .frames import RigFrame
 from .hotkeys import Hotkeys
+from medtalk_core.inference_mode import rules
+
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .status import StatusLine, StreamStats
 from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
@@ -41,7 +43,8 @@ def build_source(cfg: DaemonConfig) -> AudioSource:
     if s.kind == "mic":
         return MicSource(s.input_device, chunk_ms=s.chunk_ms, queue_blocks=s.queue_blocks)
     path = example_path() if s.kind == "example" else s.path
-    return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms)
+    return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms,
+                      resampler=rules(cfg.model.mode).resampler)
 
 
 def build_transports(cfg: DaemonConfig) -> list[Any]:
@@ -72,7 +75,7 @@ def load_animator(cfg: DaemonConfig) -> Any:
     path = cfg.model.checkpoint
     if path is None and (LIVE_MODEL_DIR / CONFIG_NAME).is_file():
         path = LIVE_MODEL_DIR
-    return Animator.from_checkpoint(path, cfg.model.device)
+    return Animator.from_checkpoint(path, cfg.model.device, overrides=cfg.backbones, mode=cfg.model.mode)
 
 
 class Daemon:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import FACE_BOARDS
+from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ModelConfig:
     checkpoint: str | None = None  # path to a checkpoint; None = the shipped live model (bounded lookahead)
     device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
     transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
+    mode: str = DEFAULT_MODE  # "project" (ours) | "release" (the MEDTalk release's demo choices, docs/RELEASE.md)
     threads: int = 1  # torch and BLAS CPU threads; one is fastest for small per-hop runs on a
     #                   shared CPU (idle pool threads spin-wait against the daemon's own threads)
 
@@ -142,6 +145,7 @@ class DaemonConfig:
     transports: TransportsConfig = field(default_factory=TransportsConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
 
 _SOURCE_KINDS = ("mic", "file", "example")
@@ -166,6 +170,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError(f"transports.osc.curve_set must be one of {', '.join(_CURVE_SETS)}")
     if cfg.transports.osc.face_board not in FACE_BOARDS:
         raise ConfigError(f"transports.osc.face_board must be one of {', '.join(FACE_BOARDS)}")
+    rules(cfg.model.mode)
+    check_paths(cfg.backbones)
     if cfg.model.threads < 1:
         raise ConfigError("model.threads must be >= 1")
     if cfg.clock.playout_delay_ms <= 0:

@@ -323,9 +323,10 @@ class FileSource:
     """An audio file as a stream: paced in real time (optionally looping) or as fast as possible."""
 
     def __init__(self, path: str | Path, realtime: bool = True, loop: bool = False, chunk_ms: float = 10.0,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 resampler: str | None = None) -> None:
         self.path = Path(path)
-        self.audio = load_audio(self.path)  # (n,) float32 16 kHz; raises AudioLoadError
+        self.audio = load_audio(self.path, resampler=resampler)  # (n,) float32 16 kHz; raises AudioLoadError
         self.realtime = realtime
         self.loop = loop
         self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))

@@ -18,6 +18,7 @@ import torch
 
 from . import checkpoint
 from .backbones import build_backbone, Backbones
+from .backbones.overrides import BackboneOverrides, apply_overrides
 from .config import from_mapping
 from .data.emoface import EmoFaceDataset
 from .errors import MedtalkError
@@ -198,9 +199,12 @@ def load_split(cache: FeatureCache, root: str | Path, split: str | None) -> list
 
 def evaluate_checkpoint(path: str | Path, data: str | Path, split: str | None = "test", audio_only: bool = False,
                         figure: Path | None = None, cache_dir: Path | None = None,
-                        device: str | None = None) -> tuple[EvalReport, MEDTalk, list[ClipFeatures]]:
+                        device: str | None = None,
+                        backbones: BackboneOverrides | None = None) -> tuple[EvalReport, MEDTalk, list[ClipFeatures]]:
+    """`backbones`: local folders / devices over the checkpoint's backbones (the features must not change)."""
     loaded = checkpoint.load(path, device or "cpu")
-    cache = FeatureCache(feature_backbones(loaded.backbones), loaded.backbones, cache_dir)
+    cfg = apply_overrides(loaded.backbones, backbones)
+    cache = FeatureCache(feature_backbones(cfg), cfg, cache_dir)
     clips = load_split(cache, data, split)
     variant = Variant(use_text=not audio_only)
     report = EvalReport(str(path), str(data), split, evaluate_clips(loaded.model, clips, variant), audio_only)

@@ -4,8 +4,12 @@ guidance into rig frames (T, 174) at 60 fps.
     animator = Animator.from_checkpoint()            # shipped default model; CUDA if available
     rig = animator.animate(audio_16k, "happy")        # (T, 174) float32, smoothed and clamped
 
-Which intensity head runs: with a transcript (given, or produced by `animator.transcriber`)
-the CMF head (audio x text); with `transcript=""`, or no transcriber, the audio-only head.
+Which intensity head runs depends on the inference mode (`inference_mode.py`). Project mode
+(default): with a transcript (given, or produced by `animator.transcriber`) the CMF head (audio x
+text); with `transcript=""`, or no transcriber, the audio-only head, or, where the checkpoint
+records that head as untrained (the release's), the CMF head on the no-words input the release's
+CMF was trained on. Release mode: the label path always runs the CMF head, text and image
+guidance always the audio-only head, as the release's demos do.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from .audio import SAMPLE_RATE, num_frames
 from .backbones import Backbones, BackboneConfig, build_backbones
 from .backbones.base import Transcriber
 from .backbones.lexicon import EmotionLexicon
+from .backbones.overrides import BackboneOverrides, apply_overrides
 from .errors import ConfigError, MedtalkError
 from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
+from .inference_mode import DEFAULT_MODE, mode_backbones, rules
 from .rig import EMOTIONS, clamp, emotion_id
 
 logger = logging.getLogger(__name__)
@@ -37,6 +43,10 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
 LIVE_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "live_model"
 SMOOTH_WINDOW, SMOOTH_ORDER = 5, 2  # Savitzky-Golay along time, as the release
 Guidance = Union[str, int, GuidanceSpec, torch.Tensor, np.ndarray]
+PATHS = ("label", "clip")  # guidance paths: labels (and features in their space) | CLIP text or image
+# What BERT reads as [CLS] [UNK] [SEP], the only token sequence the release's CMF saw in training
+# (its tokenisation quirk); the project mode's input when there are no words and no trained audio head.
+NO_WORDS = "[UNK]"
 
 
 def default_device() -> torch.device:
@@ -77,12 +87,16 @@ def _check_dims(cfg, backbones: Backbones) -> None:
 class Animator:
     """Audio + guidance -> rig frames. Backbones are built once; the model is in eval mode."""
 
-    def __init__(self, checkpoint: ckpt.Checkpoint, backbones: Backbones, device: torch.device) -> None:
+    def __init__(self, checkpoint: ckpt.Checkpoint, backbones: Backbones, device: torch.device,
+                 mode: str = DEFAULT_MODE) -> None:
         _check_dims(checkpoint.model_config, backbones)
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(device).eval()
         self.backbones = backbones
         self.device = device
+        self.mode = mode
+        self.rules = rules(mode)
+        self._audio_head_trained = "audio_intensity" not in checkpoint.extra.get("untrained_modules", ())
         with torch.inference_mode():
             ids = torch.arange(len(EMOTIONS), device=device)
             self._labels = unit(self.model.guidance_from_label(ids))  # (7, D), unit label directions
@@ -93,9 +107,13 @@ class Animator:
         path: str | Path | None = None,
         device: str | torch.device | None = None,
         backbones: BackboneConfig | None = None,
+        overrides: BackboneOverrides | None = None,
+        mode: str = DEFAULT_MODE,
     ) -> "Animator":
-        """Load a checkpoint folder (None = the shipped default model). `backbones` overrides the
-        checkpoint's backbone config (e.g. to switch the transcriber off); feature sizes must match."""
+        """Load a checkpoint folder (None = the shipped default model). `backbones` replaces the
+        checkpoint's backbone config, `overrides` changes slots of it (local folders, devices);
+        feature sizes must match. `mode`: "project" or "release" (inference_mode.py)."""
+        rules(mode)  # an unknown mode fails before the model loads
         if path is None:
             path = DEFAULT_MODEL_DIR
             if not (path / ckpt.CONFIG_NAME).is_file():
@@ -106,11 +124,14 @@ class Animator:
                 )
         dev = torch.device(device) if device is not None else default_device()
         loaded = ckpt.load(path, dev)
-        built = build_backbones(backbones if backbones is not None else loaded.backbones)
+        # the config the backbones are built from replaces the stored one, so that whoever reads
+        # it later (the daemon's transcriber process) gets the same models
+        loaded.backbones = mode_backbones(apply_overrides(backbones or loaded.backbones, overrides), mode)
+        built = build_backbones(loaded.backbones)
         logger.info("loaded %s (stage %s, step %d) on %s", loaded.path, loaded.stage, loaded.step, dev)
         if loaded.stage == "init":
             logger.warning("checkpoint %s is untrained (stage 'init'): its animation is random", loaded.path)
-        return cls(loaded, built, dev)
+        return cls(loaded, built, dev, mode)
 
     @property
     def transcriber(self) -> Transcriber | None:
@@ -166,23 +187,40 @@ class Animator:
         raise MedtalkError(f"guidance feature must be ({self.guidance_dim},) or ({frames}, {self.guidance_dim}), "
                            f"got {tuple(g.shape)}")
 
+    @property
+    def resampler(self) -> str:
+        """How this mode brings audio files to 16 kHz (for load_audio / AudioFileReader)."""
+        return self.rules.resampler
+
+    def guidance_path(self, guidance: Guidance) -> str:
+        """"clip" for CLIP text or image guidance; "label" for labels, lexicon text and features."""
+        if isinstance(guidance, GuidanceSpec) and guidance.label is None:
+            if guidance.image is not None or not isinstance(self.backbones.guidance, EmotionLexicon):
+                return "clip"
+        return "label"
+
     # --- animation ----------------------------------------------------------------------
-    def _text(self, audio: np.ndarray, transcript: str | None) -> torch.Tensor | None:
+    def _text(self, audio: np.ndarray, transcript: str | None, path: str) -> torch.Tensor | None:
         """Token features (L, Dt) for the CMF head, or None for the audio-only head."""
+        if self.rules.head_by_path and path == "clip":
+            return None  # the release's CLIP model predicts intensity from the audio alone
         if transcript is None and self.transcriber is not None:
             transcript = self.transcriber.transcribe(audio).text
             logger.debug("transcript: %r", transcript)
-        if not transcript or not transcript.strip():
-            return None
-        return self.backbones.text.features(transcript)
+        if self.rules.head_by_path:  # the release's label model always runs its CMF head
+            return self.backbones.text.features(transcript or "")
+        if transcript and transcript.strip():
+            return self.backbones.text.features(transcript)
+        return None if self._audio_head_trained else self.backbones.text.features(NO_WORDS)
 
     def animate(self, audio_16k: np.ndarray, guidance: Guidance, transcript: str | None = None,
-                smooth: bool = True) -> np.ndarray:
+                smooth: bool = True, path: str | None = None) -> np.ndarray:
         """Mono 16 kHz audio (n,) -> rig (T, 174) float32, T = num_frames(n).
 
         transcript: the spoken words; None = run the transcriber when one is configured;
-        "" = none (audio-only intensity head)."""
-        return self.animate_batch([audio_16k], [guidance], [transcript], smooth=smooth)[0]
+        "" = none. path: "label" or "clip", which E_fuse (and in release mode which intensity
+        head) the guidance takes; None = guidance_path(guidance)."""
+        return self.animate_batch([audio_16k], [guidance], [transcript], smooth=smooth, paths=[path])[0]
 
     def animate_batch(
         self,
@@ -190,6 +228,7 @@ class Animator:
         guidances: Sequence[Guidance],
         transcripts: Sequence[str | None] | None = None,
         smooth: bool = True,
+        paths: Sequence[str | None] | None = None,
     ) -> list[np.ndarray]:
         """Many clips in one padded, masked forward pass -> list of (T_i, 174)."""
         if len(audios) != len(guidances):
@@ -197,6 +236,10 @@ class Animator:
         transcripts = list(transcripts) if transcripts is not None else [None] * len(audios)
         if len(transcripts) != len(audios):
             raise MedtalkError(f"got {len(audios)} audio clips but {len(transcripts)} transcripts")
+        paths = list(paths) if paths is not None else [None] * len(audios)
+        paths = [p if p is not None else self.guidance_path(g) for p, g in zip(paths, guidances)]
+        if any(p not in PATHS for p in paths) or len(paths) != len(audios):
+            raise MedtalkError(f"guidance paths must be one of {', '.join(PATHS)} per clip, got {paths}")
         if not audios:
             return []
         clips = [self._check_audio(a) for a in audios]
@@ -205,9 +248,11 @@ class Animator:
         live = [i for i, t in enumerate(lengths) if t > 0]
         if live:
             rigs = self._forward([clips[i] for i in live], [guidances[i] for i in live],
-                                 [transcripts[i] for i in live], [lengths[i] for i in live])
+                                 [transcripts[i] for i in live], [lengths[i] for i in live],
+                                 [paths[i] for i in live])
             for i, rig in zip(live, rigs):
-                out[i] = clamp(smooth_rig(rig) if smooth else rig)
+                rig = smooth_rig(rig) if smooth else rig
+                out[i] = clamp(rig) if self.rules.clamp else rig
         return out
 
     @staticmethod
@@ -221,7 +266,7 @@ class Animator:
 
     @torch.inference_mode()
     def _forward(self, clips: list[np.ndarray], guidances: Sequence[Guidance],
-                 transcripts: Sequence[str | None], lengths: list[int]) -> list[np.ndarray]:
+                 transcripts: Sequence[str | None], lengths: list[int], paths: list[str]) -> list[np.ndarray]:
         B, T = len(clips), max(lengths)
         dev, bb = self.device, self.backbones
         content = torch.zeros(B, T, bb.audio_content.dim, device=dev)
@@ -229,12 +274,12 @@ class Animator:
         guide = torch.zeros(B, T, self.guidance_dim, device=dev)
         mask = torch.zeros(B, T, device=dev)
         texts: list[torch.Tensor | None] = []
-        for i, (audio, g, text, t) in enumerate(zip(clips, guidances, transcripts, lengths)):
+        for i, (audio, g, text, t, path) in enumerate(zip(clips, guidances, transcripts, lengths, paths)):
             content[i, :t] = bb.audio_content.features(audio)[:t].to(dev)  # (T_i, Dc)
             emotion[i, :t] = bb.audio_emotion.features(audio)[:t].to(dev)  # (T_i, De)
             guide[i, :t] = self._resolve(g, t)  # (D,) or (T_i, D) broadcast over the frames
             mask[i, :t] = 1.0
-            texts.append(self._text(audio, text))
+            texts.append(self._text(audio, text, path))
 
         model = self.model
         intensity = torch.zeros(B, T, device=dev)
@@ -253,7 +298,8 @@ class Animator:
             idx = torch.tensor(without, device=dev)
             intensity[idx] = model.intensity(emotion[idx], None, None, mask[idx])
         intensity = intensity * strength_of(guide)  # user strength survives eq. 9
-        emo = model.emotion_from_guidance(guide, intensity)  # (B, T, L)
+        clip = torch.tensor([p == "clip" for p in paths], device=dev)  # (B,) rows on the CLIP-stage E_fuse
+        emo = model.emotion_from_guidance(guide, intensity, clip)  # (B, T, L)
         rig = model.decode(emo, model.content_from_audio(content, mask))  # (B, T, 174)
         rig = rig.float().cpu().numpy()
         return [rig[i, :t] for i, t in enumerate(lengths)]

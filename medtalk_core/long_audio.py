@@ -78,10 +78,11 @@ def plan_windows(total_samples: int, options: WindowOptions) -> list[Window]:
 class AudioFileReader:
     """Random access to a file as mono 16 kHz audio, one window at a time."""
 
-    def __init__(self, path: str | Path, margin_s: float = 0.1) -> None:
+    def __init__(self, path: str | Path, margin_s: float = 0.1, resampler: str | None = None) -> None:
         import soundfile as sf
 
         self.path = Path(path)
+        self.resampler = resampler  # audio.RESAMPLERS; both give whole-file results window by window
         if not self.path.is_file():
             raise AudioLoadError(f"audio file not found: {self.path}")
         try:
@@ -116,7 +117,7 @@ class AudioFileReader:
                               always_2d=True)
         except Exception as exc:  # a file can be corrupt past its header
             raise AudioLoadError(f"cannot read audio file {self.path}: {exc}") from None
-        audio = resample(to_mono(data), self.rate)  # (n,) at 16 kHz
+        audio = resample(to_mono(data), self.rate, method=self.resampler)  # (n,) at 16 kHz
         offset = native_start // self._down * self._up
         out = audio[start - offset: stop - offset]
         if out.shape[0] != stop - start:
@@ -128,7 +129,8 @@ class AudioFileReader:
 
 class BatchAnimator(Protocol):
     def animate_batch(self, audios: Sequence[np.ndarray], guidances: Sequence[Any],
-                      transcripts: Sequence[str | None] | None = None) -> list[np.ndarray]: ...
+                      transcripts: Sequence[str | None] | None = None,
+                      paths: Sequence[str | None] | None = None) -> list[np.ndarray]: ...
 
 
 class Stitcher:
@@ -164,11 +166,13 @@ class Stitcher:
 
 
 def animate_file(animator: BatchAnimator, reader: AudioFileReader, guidance: Any,
-                 options: WindowOptions = WindowOptions(), transcript: str | None = None) -> Iterator[np.ndarray]:
+                 options: WindowOptions = WindowOptions(), transcript: str | None = None,
+                 path: str | None = None) -> Iterator[np.ndarray]:
     """Yield the take of one file as (n, 174) blocks, in order, windows batched.
 
     `transcript` goes to every window: None lets the animator transcribe each window itself
-    (when it has a transcriber), "" uses the audio-only intensity head.
+    (when it has a transcriber), "" uses the audio-only intensity head. `path`: the guidance path
+    ("label" | "clip", see Animator.animate) of a guidance given as a feature.
 
     Raises AudioLoadError after the last block when the whole file was silent.
     """
@@ -179,7 +183,8 @@ def animate_file(animator: BatchAnimator, reader: AudioFileReader, guidance: Any
     for first in range(0, len(windows), max(1, options.batch_size)):
         group = windows[first: first + max(1, options.batch_size)]
         audios = [reader.read(w.start_sample, w.start_sample + _samples(w)) for w in group]
-        rigs = animator.animate_batch(audios, [guidance] * len(group), [transcript] * len(group))  # each (T_w, 174)
+        rigs = animator.animate_batch(audios, [guidance] * len(group), [transcript] * len(group),
+                                      paths=[path] * len(group))  # each (T_w, 174)
         for window, frames in zip(group, rigs):
             yield stitcher.add(window, np.asarray(frames, dtype=np.float32))
     if reader.peak < SILENCE_PEAK:

@@ -13,14 +13,19 @@ The release trains four separate networks and saves each `state_dict()` to one f
 Our `MEDTalk` (paper profile) holds all of them in one module with the release's sub-module names,
 so parameters map name-for-name inside a module; the module map below is the whole key map. Each
 module is taken from the file whose stage trained it, or from a frozen copy in a later file when
-that file is absent. Two files train their own `semantic_emotion_map` (label path vs. CLIP path);
-ours has one, taken from `semantic_map_from` (default: the label model). Frozen backbone copies
+that file is absent. Two files train their own `semantic_emotion_map`: the label model's
+(audio_semantic.pth) and the CLIP model's, trained further from it (clip_emotion.pth); both are
+kept, each for its own guidance path (model.clip_fuse). The CLIP model's `fusion_predictor`, the
+audio-only intensity MLP, is frozen at its random initialisation in the release (absent from the
+earlier files, never trained): the checkpoint records it in `extra.untrained_modules`, and the
+Animator's project mode does not use it (inference_mode.py). Frozen backbone copies
 (wav2vec2, BERT, CLIP) are skipped: our backbones load the same public weights themselves.
 Files are read with `torch.load(weights_only=True)` (no pickled code runs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,7 @@ import torch
 
 from . import checkpoint
 from .backbones import BackboneConfig, BackboneSpec
+from .backbones.overrides import BackboneOverrides, apply_overrides
 from .errors import CheckpointError
 from .model import MEDTalk
 from .model.config import load_model_config
@@ -45,7 +51,7 @@ MODULE_MAP: dict[str, dict[str, str]] = {
     "audio_semantic.pth": {**_ACM, "fusion_predictor": "fusion_predictor", "emotion_embedding": "emotion_embedding",
                            "semantic_emotion_map": "semantic_emotion_map"},
     "clip_emotion.pth": {**_ACM, "fusion_predictor": "audio_intensity", "clip_text_map": "clip_text_map",
-                         "clip_image_map": "clip_image_map", "semantic_emotion_map": "semantic_emotion_map"},
+                         "clip_image_map": "clip_image_map", "semantic_emotion_map": "clip_semantic_emotion_map"},
 }
 # our module -> the release file whose training stage produced it
 OWNER: dict[str, str] = {
@@ -53,14 +59,15 @@ OWNER: dict[str, str] = {
     "audio_content_map": "audio_cont.pth", "fusion_predictor": "audio_semantic.pth",
     "emotion_embedding": "audio_semantic.pth", "semantic_emotion_map": "audio_semantic.pth",
     "audio_intensity": "clip_emotion.pth", "clip_text_map": "clip_emotion.pth", "clip_image_map": "clip_emotion.pth",
+    "clip_semantic_emotion_map": "clip_emotion.pth",
 }
+UNTRAINED = ("audio_intensity",)  # frozen at initialisation through all of the release's training
 # frozen pretrained encoders saved inside the release files: skipped, our backbones load them
 BACKBONE_PREFIXES = {
     "audio_content_encoder.": "wav2vec2 (facebook/wav2vec2-base-960h)",
     "text_encoder.": "BERT (hfl/chinese-roberta-wwm-ext)",
     "clip_encoder.": "CLIP (openai/clip-vit-base-patch32)",
 }
-SEMANTIC_MAP_SOURCES = ("audio_semantic", "clip_emotion")
 
 
 def paper_backbones() -> BackboneConfig:
@@ -89,15 +96,11 @@ class ImportReport:
                 "missing": self.missing, "differing_copies": self.differing_copies}
 
 
-def map_release_state(states: dict[str, dict[str, torch.Tensor]], semantic_map_from: str = "audio_semantic",
-                      target_keys: set[str] | None = None) -> tuple[dict[str, torch.Tensor], ImportReport]:
+def map_release_state(states: dict[str, dict[str, torch.Tensor]], target_keys: set[str] | None = None) -> tuple[dict[str, torch.Tensor], ImportReport]:
     """Release state dicts by file name -> (our state dict, report). Pure: no model, no disk.
 
     A key is unknown when its module has no place in our model, or (given `target_keys`, our
     model's keys) when its mapped name is not one of them."""
-    if semantic_map_from not in SEMANTIC_MAP_SOURCES:
-        raise CheckpointError(f"semantic_map_from must be one of {SEMANTIC_MAP_SOURCES}, got {semantic_map_from!r}")
-    owner = dict(OWNER, semantic_emotion_map=f"{semantic_map_from}.pth")
     files = [f for f in STAGE_FILES if f in states]
     report = ImportReport(files=files, sources={}, skipped_backbone_tensors={})
     by_module: dict[str, dict[str, dict[str, torch.Tensor]]] = {}  # ours -> file -> {our key: tensor}
@@ -115,7 +118,7 @@ def map_release_state(states: dict[str, dict[str, torch.Tensor]], semantic_map_f
             by_module.setdefault(ours, {}).setdefault(name, {})[f"{ours}.{rest}"] = tensor
     mapped: dict[str, torch.Tensor] = {}
     for ours, copies in by_module.items():
-        source = owner[ours] if owner[ours] in copies else next(f for f in files if f in copies)
+        source = OWNER[ours] if OWNER[ours] in copies else next(f for f in files if f in copies)
         report.sources[ours] = source
         mapped.update(copies[source])
         for other, tensors in copies.items():
@@ -142,17 +145,19 @@ def read_release_dir(folder: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     return states
 
 
-def import_release(folder: str | Path, out: str | Path, semantic_map_from: str = "audio_semantic",
-                   allow_missing: bool = False, profile: str = "paper") -> ImportReport:
+def import_release(folder: str | Path, out: str | Path, allow_missing: bool = False, profile: str = "paper",
+                   backbones: BackboneOverrides | None = None) -> ImportReport:
     """Convert the release's `.pth` files in `folder` into our checkpoint folder `out`.
 
     Unknown keys and shape mismatches are errors that list every key by name; modules no file
     provides are an error too unless `allow_missing` (they stay at initialisation and the
-    checkpoint records them)."""
+    checkpoint records them). `backbones` (local model folders, devices) are written over the
+    release's encoders into the checkpoint."""
     states = read_release_dir(folder)
-    model = MEDTalk(load_model_config(profile))
+    backbone_cfg = apply_overrides(paper_backbones(), backbones)  # a wrong local path fails before any work
+    model = MEDTalk(dataclasses.replace(load_model_config(profile), clip_fuse=True))
     target = model.state_dict()
-    mapped, report = map_release_state(states, semantic_map_from, set(target))
+    mapped, report = map_release_state(states, set(target))
     if report.unknown:
         raise CheckpointError(f"{len(report.unknown)} release keys have no place in the {profile} model: "
                               + ", ".join(report.unknown))
@@ -168,6 +173,7 @@ def import_release(folder: str | Path, out: str | Path, semantic_map_from: str =
     model.load_state_dict({**target, **{k: v.to(target[k].dtype) for k, v in mapped.items()}})
     for line in report.differing_copies:
         logger.warning("release copies differ: %s", line)
-    checkpoint.save(out, model, paper_backbones(), stage="release", step=0,
-                    extra={"release_import": report.to_mapping(), "source": str(Path(folder).resolve())})
+    checkpoint.save(out, model, backbone_cfg, stage="release", step=0,
+                    extra={"release_import": report.to_mapping(), "source": str(Path(folder).resolve()),
+                           "untrained_modules": list(UNTRAINED)})
     return report

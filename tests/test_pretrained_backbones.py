@@ -217,6 +217,20 @@ def test_bert_token_features_and_padding_does_not_leak(bert_dir: Path) -> None:
     assert BertText(BertSettings(model=str(bert_dir), max_tokens=8), CPU).features(long_text).shape[0] == 8
 
 
+def test_bert_release_tokens_are_cls_unk_sep_whatever_the_words(bert_dir: Path) -> None:
+    """The release calls encode_plus(text=[text]): a list reads as pre-split tokens, so the whole
+    transcript is one token, [UNK] unless it is a single vocabulary entry."""
+    quirk = BertText(BertSettings(model=str(bert_dir), release_tokens=True), CPU)
+    words = BertText(BertSettings(model=str(bert_dir)), CPU)
+    unk = words.features("[UNK]")  # the tokenizer reads its own special token: [CLS] [UNK] [SEP]
+    for text in ("hello world", "the quick brown fox", ""):
+        assert torch.allclose(quirk.features(text), unk, atol=1e-6)
+    assert torch.allclose(quirk.features("smile"), words.features("smile"), atol=1e-6)  # one vocabulary entry
+    tokenizer = transformers.BertTokenizer(vocab_file=str(bert_dir / "vocab.txt"))
+    ids = [tokenizer.cls_token_id, tokenizer.convert_tokens_to_ids("hello world"), tokenizer.sep_token_id]
+    assert ids == [WORDS.index("[CLS]"), WORDS.index("[UNK]"), WORDS.index("[SEP]")]
+
+
 def test_bert_missing_model(tmp_path: Path) -> None:
     with pytest.raises(MissingModelError, match="hfl/chinese-roberta-wwm-ext.*backbones.text.model"):
         BertText(options=LoadOptions(device="cpu", cache_dir=str(tmp_path))).features("hello")
@@ -343,6 +357,17 @@ def test_emotion2vec_frames_match_funasr_generate(emotion2vec_dir: Path, capsys:
     for clip, batched in zip(clips, backbone.features_batch(clips)):
         assert batched.shape == (num_frames(len(clip)), 32)
         assert torch.allclose(batched, backbone.features(clip), atol=1e-5)
+
+
+def test_emotion2vec_processor_norm_is_what_the_release_feeds(emotion2vec_dir: Path) -> None:
+    """Release mode: Wav2Vec2Processor's per-clip normalisation, then funasr's own (config `normalize`)."""
+    audio = 0.3 * noise(16000) + 0.05  # an offset and a level the normalisations remove
+    release = Emotion2vecEmotion(Emotion2vecSettings(model=str(emotion2vec_dir), processor_norm=True), CPU)
+    plain = Emotion2vecEmotion(Emotion2vecSettings(model=str(emotion2vec_dir)), CPU)
+    normed = ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
+    assert torch.allclose(release.frame_features(audio[None]), plain.frame_features(normed[None]), atol=1e-5)
+    # with `normalize: true` (this config) funasr's layer norm makes the two inputs almost the same
+    assert torch.allclose(release.frame_features(audio[None]), plain.frame_features(audio[None]), atol=1e-3)
 
 
 def test_emotion2vec_missing_model(tmp_path: Path) -> None:

@@ -80,8 +80,9 @@ def test_import_maps_every_module_and_reproduces_release_outputs(tmp_path: Path)
     assert report.sources["audio_intensity"] == "clip_emotion.pth"
     assert report.sources["emo_encoder"] == "cross_recon.pth"
     assert report.skipped_backbone_tensors["wav2vec2 (facebook/wav2vec2-base-960h)"] == 3 * len(WAV2VEC2)
-    assert report.differing_copies == ["semantic_emotion_map: clip_emotion.pth differs from audio_semantic.pth "
-                                       "(kept audio_semantic.pth)"]
+    assert report.sources["semantic_emotion_map"] == "audio_semantic.pth"  # the label path's E_fuse
+    assert report.sources["clip_semantic_emotion_map"] == "clip_emotion.pth"  # the text/image paths'
+    assert report.differing_copies == []  # frozen copies agree; the two E_fuse are kept apart
 
     loaded = checkpoint.load(tmp_path / "ckpt")
     assert loaded.stage == "release" and loaded.backbones == paper_backbones()
@@ -110,15 +111,18 @@ def test_import_maps_every_module_and_reproduces_release_outputs(tmp_path: Path)
         assert torch.allclose(model.intensity(q), encoder(q, clip, "fusion_predictor")[..., 0], atol=1e-5)
 
 
-def test_semantic_map_from_clip_and_demo_files_only(tmp_path: Path) -> None:
+def test_demo_files_only_keep_both_fuse_maps(tmp_path: Path) -> None:
     states = release_states()
     demo = {k: states[k] for k in ("audio_semantic.pth", "clip_emotion.pth")}  # what the release's demos load
-    report = import_release(write_release(tmp_path / "w", demo), tmp_path / "ckpt", semantic_map_from="clip_emotion")
+    report = import_release(write_release(tmp_path / "w", demo), tmp_path / "ckpt")
     assert report.files == ["audio_semantic.pth", "clip_emotion.pth"] and not report.missing
     assert report.sources["emo_encoder"] == "audio_semantic.pth"  # a frozen copy stands in for cross_recon.pth
-    assert report.sources["semantic_emotion_map"] == "clip_emotion.pth"
-    model = checkpoint.load(tmp_path / "ckpt").model
-    assert torch.equal(model.semantic_emotion_map.fc1.weight, states["clip_emotion.pth"]["semantic_emotion_map.fc1.weight"])
+    loaded = checkpoint.load(tmp_path / "ckpt")
+    assert loaded.model_config.clip_fuse and loaded.extra["untrained_modules"] == ["audio_intensity"]
+    model = loaded.model
+    assert torch.equal(model.semantic_emotion_map.fc1.weight, states["audio_semantic.pth"]["semantic_emotion_map.fc1.weight"])
+    assert torch.equal(model.clip_semantic_emotion_map.fc1.weight,
+                       states["clip_emotion.pth"]["semantic_emotion_map.fc1.weight"])
 
 
 def test_unknown_missing_and_misshapen_keys_are_listed_by_name(tmp_path: Path) -> None:
@@ -135,7 +139,7 @@ def test_unknown_missing_and_misshapen_keys_are_listed_by_name(tmp_path: Path) -
     with pytest.raises(CheckpointError, match="audio_content_map.fc1.weight.*clip_text_map"):
         import_release(write_release(tmp_path / "b", only_ae), tmp_path / "cb")
     report = import_release(tmp_path / "b", tmp_path / "cb", allow_missing=True)
-    assert "audio_intensity.fc2.bias" in report.missing and len(report.missing) == 49 - 12  # all but the autoencoder
+    assert "audio_intensity.fc2.bias" in report.missing and len(report.missing) == 53 - 12  # all but the autoencoder
     assert checkpoint.load(tmp_path / "cb").extra["release_import"]["missing"] == report.missing
 
     narrow = {"cross_recon.pth": {**states["cross_recon.pth"], "decoder.fc1.weight": torch.zeros(128, 512)}}

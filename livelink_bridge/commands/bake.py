@@ -10,6 +10,8 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
 from medtalk_core.long_audio import WindowOptions
 
+from ._model_flags import add_model_flags, load_animator, model_choice
+
 NAME = "bake"
 HELP = "bake audio files or folders into animation files (csv, json, txt)"
 
@@ -51,11 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the text intensity head; off by default: the built-in recogniser runs at about 3x "
                              "real time, the audio-only head at over 50x (default: --no-transcribe)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtalk_core.inference import Animator
-
     from ..bake import BakeOptions, GuidanceChoice, NEUTRAL, bake
     from ..writers import parse_formats
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in args.inputs if not Path(p).exists()]
     if missing:  # before the model loads: a typo should not cost the start-up
         raise MedtalkError(f"input not found: {missing[0]}")
-    animator = Animator.from_checkpoint(args.checkpoint, device=args.device)
+    animator = load_animator(model_choice(args))
     report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,
                   show_progress=not args.no_progress and sys.stdout.isatty())
 

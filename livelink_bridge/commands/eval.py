@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._model_flags import add_backbone_flag, flag_overrides
+
 NAME = "eval"
 HELP = "evaluate a checkpoint (MLE, MEE, EIE, FRD), the embedding plot, the swap check, and --ablations"
 
@@ -29,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs-scale", type=float, default=1.0,
                         help="multiply every epoch count of the ablation recipe (same for all variants)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--config", metavar="YAML", help="daemon/bake config whose backbones section applies "
+                        "(e.g. configs/paper.yaml); --backbone flags win over it")
+    add_backbone_flag(parser)
 
 
 def _table(title: str, rows: list[tuple[str, object]], paper: dict | None) -> None:
@@ -66,7 +71,11 @@ def run(args: argparse.Namespace) -> int:
     split = None if args.split == "all" else args.split
     figure = Path(args.figure) if args.figure else (Path(args.json).with_name("eval_embeddings.png") if args.json
                                                      else Path("eval_embeddings.png"))
-    report, _, clips = evaluate.evaluate_checkpoint(ckpt, args.data, split, audio_only=args.audio_only, figure=figure)
+    from ..daemon_config import load_daemon_config
+
+    section = load_daemon_config(args.config).backbones if args.config else None
+    report, _, clips = evaluate.evaluate_checkpoint(ckpt, args.data, split, audio_only=args.audio_only, figure=figure,
+                                                    backbones=flag_overrides(args, section))
     _table(f"{ckpt} on {args.data} ({args.split}, {report.metrics.clips} clips)", [("checkpoint", report.metrics)], None)
     s = report.swap
     print(f"swap check (Fig. 6, {s['pairs']} pairs): upper-face change {s['upper_face_change']:.5f}, "

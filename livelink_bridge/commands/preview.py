@@ -7,6 +7,8 @@ from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
 
+from ._model_flags import add_model_flags, load_animator, model_choice
+
 NAME = "preview"
 HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
 
@@ -28,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="audio input: intensity from the audio-only head (faster)")
     parser.add_argument("--size", type=int, default=256, help="face size in pixels (default 256)")
     parser.add_argument("--fps", type=float, default=0.0, help="video frame rate (default 30 mp4, 20 gif)")
+    parser.add_argument("--device", help="torch device for an audio input, e.g. cpu or cuda (default: CUDA when present)")
+    add_model_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,12 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.fps < 0:
         raise MedtalkError("--fps must be positive")
     if suffix in AUDIO_SUFFIXES:
-        from medtalk_core.inference import Animator
-
         if args.audio:
             raise MedtalkError("--audio goes with a baked take; an audio INPUT is its own audio")
-        animator = Animator.from_checkpoint(args.checkpoint)
-        reader = AudioFileReader(source)
+        animator = load_animator(model_choice(args))
+        reader = AudioFileReader(source, resampler=animator.resampler)
         guidance = animator.guidance(args.emotion, strength=args.strength)
         blocks = list(animate_file(animator, reader, guidance, transcript="" if args.no_transcribe else None))
         import numpy as np

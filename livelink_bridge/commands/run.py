@@ -11,6 +11,8 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.rig import emotion_id
 
+from ._model_flags import add_model_flags, flag_overrides
+
 NAME = "run"
 HELP = "stream live: microphone or audio file in, MetaHuman face animation out (OSC / Live Link Face)"
 
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pace.add_argument("--fast", dest="realtime", action="store_false",
                       help="stream a file source as fast as possible (no output clock)")
     parser.add_argument("--loop", action="store_true", default=None, help="start a file source over at its end")
+    add_model_flags(parser, config=False)
 
 
 def parse_address(text: str, flag: str) -> tuple[str, int]:
@@ -104,7 +107,9 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
         emotion_id(args.emotion)  # one clear error for an unknown label, before any model loads
         c = rep(c, emotion=args.emotion)
     model = cfg.model if args.checkpoint is None else rep(cfg.model, checkpoint=args.checkpoint)
-    return rep(cfg, source=src, transports=t, control=c, model=model)
+    if args.mode is not None:
+        model = rep(model, mode=args.mode)
+    return rep(cfg, source=src, transports=t, control=c, model=model, backbones=flag_overrides(args, cfg.backbones))
 
 
 def run(args: argparse.Namespace) -> int:

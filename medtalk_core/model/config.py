@@ -36,6 +36,8 @@ class ModelConfig:
     content_frontend_layers: int = 0  # trainable conv front end over the content features (built-in log-mel needs it; 0 = none)
     content_frontend_dim: int = 256  # width of that front end (becomes the ACM input size)
     emotion_frontend_layers: int = 0  # conv front end over the audio emotion features (0 = a Linear only if dims differ)
+    clip_fuse: bool = False  # a second E_fuse for the text/image paths (the release trains one per stage:
+                             # its label model's and its CLIP model's); False = one E_fuse for all paths
     future_frames: int | None = None  # None = centred convs; k = each audio path sees at most k frames of future
                                       # features, so a live stream with that much lookahead equals offline
 

@@ -65,6 +65,8 @@ class MEDTalk(nn.Module):
             nn.Linear(2 * cfg.label_dim, H),
         )
         self.semantic_emotion_map = Encoder(H, H, L)  # E_fuse, per frame
+        if cfg.clip_fuse:
+            self.clip_semantic_emotion_map = Encoder(H, H, L)  # E_fuse of the text/image paths
 
         # multimodal guidance (stage guidance): P_text, P_image, and intensity from audio alone
         self.clip_text_map = Encoder(cfg.clip_dim, H, H)
@@ -128,9 +130,17 @@ class MEDTalk(nn.Module):
         """CLIP image features (B, clip_dim) -> f^image (B, D) (P_image)."""
         return self.clip_image_map(clip_feats)
 
-    def emotion_from_guidance(self, guidance: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:
-        """Eq. 9 then E_fuse: guidance (B, D) or (B, T, D), intensity (B, T) -> emotion (B, T, L)."""
-        return self.semantic_emotion_map(norm_adjust(guidance, intensity))
+    def emotion_from_guidance(self, guidance: torch.Tensor, intensity: torch.Tensor,
+                              clip: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 9 then E_fuse: guidance (B, D) or (B, T, D), intensity (B, T) -> emotion (B, T, L).
+
+        `clip` (B,) bool marks text/image guidance, which goes through the CLIP-stage E_fuse when
+        the model has one (cfg.clip_fuse); otherwise every row uses the one E_fuse."""
+        f = norm_adjust(guidance, intensity)  # (B, T, D)
+        emotion = self.semantic_emotion_map(f)  # (B, T, L)
+        if clip is not None and hasattr(self, "clip_semantic_emotion_map") and bool(clip.any()):
+            emotion = torch.where(clip[:, None, None], self.clip_semantic_emotion_map(f), emotion)
+        return emotion
 
     def forward(
         self,

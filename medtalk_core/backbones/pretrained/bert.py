@@ -24,6 +24,9 @@ ROBERTA_TYPES = ("roberta", "xlm-roberta", "camembert")  # position ids start af
 class BertSettings:
     model: str = "hfl/chinese-roberta-wwm-ext"  # hub id or local folder (model + tokenizer files)
     max_tokens: int = 512  # longer transcripts are truncated, as the release does (truncation=True)
+    release_tokens: bool = False  # tokenise as the release: encode_plus(text=[text]) reads the list as
+    #                               pre-split tokens, so the whole transcript is one token ([UNK] unless it
+    #                               is a single vocabulary entry): [CLS] [UNK] [SEP] (inference mode "release")
 
 
 class BertText:
@@ -81,8 +84,12 @@ class BertText:
             return []
         model, tokenizer = self.load()
         param = next(model.parameters())
-        enc = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=self._max_tokens(model),
-                        padding=True, return_tensors="pt")
+        if self.settings.release_tokens:
+            ids = [[tokenizer.cls_token_id, tokenizer.convert_tokens_to_ids(t), tokenizer.sep_token_id] for t in texts]
+            enc = {"input_ids": torch.tensor(ids), "attention_mask": torch.ones(len(ids), 3, dtype=torch.long)}
+        else:
+            enc = tokenizer(list(texts), add_special_tokens=True, truncation=True,
+                            max_length=self._max_tokens(model), padding=True, return_tensors="pt")
         enc = {k: v.to(param.device) for k, v in enc.items()}
         hidden = model(**enc).last_hidden_state.float().cpu()  # (N, L_max, D)
         mask = enc["attention_mask"].bool().cpu()  # (N, L_max), True on real tokens whichever side pads

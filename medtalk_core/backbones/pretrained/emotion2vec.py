@@ -39,6 +39,8 @@ MIN_SAMPLES = 400  # the convolutional front end needs 25 ms for one frame
 class Emotion2vecSettings:
     model: str = "iic/emotion2vec_base"  # ModelScope/Hugging Face id, or a local folder with config.yaml + model.pt
     hub: str = "ms"  # cache to look in for an id: "ms" (ModelScope, as the release) | "hf" (Hugging Face)
+    processor_norm: bool = False  # zero-mean unit-variance per clip first, as the release's Wav2Vec2Processor
+    #                               output is what it hands emotion2vec (inference mode "release")
 
 
 def modelscope_cache(options: LoadOptions) -> Path:
@@ -143,6 +145,8 @@ class Emotion2vecEmotion:
         model = self.load()
         param = next(model.parameters())
         x = torch.from_numpy(batch.astype(np.float32))  # (B, n)
+        if self.settings.processor_norm:  # Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm, per clip
+            x = (x - x.mean(dim=1, keepdim=True)) / torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + 1e-7)
         if x.shape[1] < MIN_SAMPLES:
             x = F.pad(x, (0, MIN_SAMPLES - x.shape[1]))
         if model.cfg.get("normalize", False):  # funasr's inference: layer norm over each whole waveform
