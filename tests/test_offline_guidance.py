@@ -173,3 +173,63 @@ def test_photo_guidance_round_trip_and_errors(faces, shipped: Animator, tmp_path
         shipped.guidance(GuidanceSpec(image=str(text)))
     with pytest.raises(FaceImageError, match="not found"):
         shipped.guidance(GuidanceSpec(image=str(tmp_path / "missing.png")))
+
+
+# --- where users meet it: the daemon's state, bake and preview ----------------------------------
+
+def _wav(path: Path, seconds: float = 1.0) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(seconds * 16000)) / 16000
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32), 16000)
+    return path
+
+
+def _blank(path: Path) -> Path:
+    from PIL import Image
+
+    Image.fromarray(np.full((240, 320, 3), 128, np.uint8)).save(path)
+    return path
+
+
+def test_live_state_takes_a_photo_and_a_bad_one_changes_nothing(faces, animator, tmp_path) -> None:
+    from livelink_bridge.control import GuidanceState
+
+    state = GuidanceState(animator, "neutral")
+    snap = state.set_image(str(FACES / "london_001_smiling.jpg"))
+    assert snap.description == "image: london_001_smiling.jpg" and float(snap.feature.norm()) > 0
+    for bad in (_blank(tmp_path / "wall.png"), FACES / "README.md"):
+        with pytest.raises(MedtalkError):
+            state.set_image(str(bad))
+        assert state.snapshot() == snap
+    with pytest.raises(MedtalkError, match="known facial actions"):
+        state.set_text("a purple bicycle")
+    assert state.snapshot() == snap
+    assert state.set_text("furrowed brows").description == "text: furrowed brows"
+
+
+def test_bake_with_an_image_a_sidecar_image_and_a_faceless_one(faces, tiny_checkpoint, tmp_path, capsys) -> None:
+    from livelink_bridge.cli import main
+
+    lines = tmp_path / "lines"
+    lines.mkdir()
+    _wav(lines / "a.wav")
+    _wav(lines / "b.wav")
+    (lines / "b.yaml").write_text(f"image: {FACES / 'pexels_surprised.jpg'}\nstrength: 0.5\n")
+    out = tmp_path / "out"
+    code = main(["bake", str(lines), "--out", str(out), "--image", str(FACES / "london_001_smiling.jpg"),
+                 "--checkpoint", str(tiny_checkpoint), "--no-progress"])
+    assert code == 0 and (out / "a.csv").is_file() and (out / "b.csv").is_file()
+    code = main(["bake", str(lines / "a.wav"), "--out", str(tmp_path / "out2"), "--image", str(_blank(tmp_path / "w.png")),
+                 "--checkpoint", str(tiny_checkpoint), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == "medtalk bake: error: no face found in w.png: use a clear, roughly frontal photo of one face"
+
+
+def test_preview_guided_by_a_description(tiny_checkpoint, tmp_path) -> None:
+    from livelink_bridge.cli import main
+
+    out = tmp_path / "sheet.png"
+    code = main(["preview", str(_wav(tmp_path / "a.wav")), "--out", str(out), "--checkpoint", str(tiny_checkpoint),
+                 "--no-transcribe", "--size", "64", "--text", "slightly raised eyebrows and a half smile"])
+    assert code == 0 and out.is_file()
