@@ -32,6 +32,7 @@ from .backbones.overrides import BackboneOverrides, apply_overrides
 from .errors import ConfigError, MedtalkError
 from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
 from .inference_mode import DEFAULT_MODE, mode_backbones, rules
+from .offline_guidance.offline import OfflineGuidance
 from .rig import EMOTIONS, clamp, emotion_id
 
 logger = logging.getLogger(__name__)
@@ -157,18 +158,23 @@ class Animator:
         if backbone is None:
             kind = "text" if spec.text is not None else "image"
             raise MedtalkError(f"{kind} guidance needs a guidance backbone: set backbones.guidance.name "
-                               "(lexicon for built-in text, open_clip for text and images)")
+                               "(lexicon for built-in text and images, open_clip for CLIP)")
+        if isinstance(backbone, EmotionLexicon):  # no CLIP: facial actions / face landmarks through E_e
+            offline = self.offline_guidance
+            g = offline.text(spec.text) if spec.text is not None else offline.image(spec.image)
+            return g * total
         with torch.inference_mode():
             if spec.text is not None:
-                if isinstance(backbone, EmotionLexicon):
-                    reading = backbone.read(spec.text)
-                    weights = torch.as_tensor(reading.weights, device=self.device)  # (7,)
-                    return with_strength(weights @ self._labels, total * reading.strength)
                 feats = backbone.encode_text([spec.text]).to(self.device)  # (1, clip_dim)
                 return with_strength(self.model.guidance_from_clip_text(feats)[0], total)
             image = str(spec.image) if isinstance(spec.image, Path) else spec.image
             feats = backbone.encode_image([image]).to(self.device)  # (1, clip_dim)
             return with_strength(self.model.guidance_from_clip_image(feats)[0], total)
+
+    @functools.cached_property
+    def offline_guidance(self) -> OfflineGuidance:
+        """Text and image guidance without CLIP (medtalk_core.offline_guidance), built on first use."""
+        return OfflineGuidance(self, self._labels)
 
     @staticmethod
     def mix(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
@@ -193,9 +199,10 @@ class Animator:
         return self.rules.resampler
 
     def guidance_path(self, guidance: Guidance) -> str:
-        """"clip" for CLIP text or image guidance; "label" for labels, lexicon text and features."""
+        """"clip" for CLIP text or image guidance; "label" for labels, features and the offline
+        (lexicon) route, whose text and image features are fitted to the label path's E_fuse."""
         if isinstance(guidance, GuidanceSpec) and guidance.label is None:
-            if guidance.image is not None or not isinstance(self.backbones.guidance, EmotionLexicon):
+            if not isinstance(self.backbones.guidance, EmotionLexicon):
                 return "clip"
         return "label"
 

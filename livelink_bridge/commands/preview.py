@@ -22,9 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="FILE.mp4 (needs ffmpeg, else a GIF is written), FILE.gif or FILE.png (contact sheet)")
     parser.add_argument("--audio", metavar="WAV", help="audio of a baked take: drawn as waveform and muxed into mp4")
-    parser.add_argument("--emotion", default="neutral", metavar="LABEL",
-                        help="emotion for an audio input (default neutral)")
-    parser.add_argument("--strength", type=float, default=1.0, help="emotion strength for an audio input")
+    guide = parser.add_mutually_exclusive_group()
+    guide.add_argument("--emotion", default=None, metavar="LABEL",
+                       help="emotion for an audio input (default neutral)")
+    guide.add_argument("--text", metavar="DESC",
+                       help="audio input: guide by a description, e.g. 'slightly raised eyebrows and a half smile'")
+    guide.add_argument("--image", metavar="PATH", help="audio input: guide by a reference face picture")
+    parser.add_argument("--strength", type=float, default=1.0, help="guidance strength for an audio input")
     parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint for an audio input (default: shipped model)")
     parser.add_argument("--no-transcribe", action="store_true",
                         help="audio input: intensity from the audio-only head (faster)")
@@ -50,14 +54,21 @@ def run(args: argparse.Namespace) -> int:
     if suffix in AUDIO_SUFFIXES:
         if args.audio:
             raise MedtalkError("--audio goes with a baked take; an audio INPUT is its own audio")
+        from medtalk_core.guidance import GuidanceSpec
+
         animator = load_animator(model_choice(args))
         reader = AudioFileReader(source, resampler=animator.resampler)
-        guidance = animator.guidance(args.emotion, strength=args.strength)
-        blocks = list(animate_file(animator, reader, guidance, transcript="" if args.no_transcribe else None))
+        spec = GuidanceSpec(text=args.text) if args.text else (
+            GuidanceSpec(image=str(Path(args.image).resolve())) if args.image else GuidanceSpec(label=args.emotion or "neutral"))
+        guidance = animator.guidance(spec, strength=args.strength)
+        blocks = list(animate_file(animator, reader, guidance, transcript="" if args.no_transcribe else None,
+                                   path=animator.guidance_path(spec)))
         import numpy as np
 
         take = Take(np.concatenate(blocks), 60.0, reader.read(0, reader.num_samples), source)
     elif suffix in TAKE_SUFFIXES:
+        if args.emotion or args.text or args.image:
+            raise MedtalkError("--emotion, --text and --image go with an audio INPUT; a baked take has its guidance")
         frames, fps = read_rig_file(source)
         audio_path = Path(args.audio) if args.audio else None
         take = Take(frames, fps, load_audio(audio_path) if audio_path else None, audio_path)

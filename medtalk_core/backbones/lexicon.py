@@ -3,7 +3,8 @@
 "a tired, reluctant smile" -> weights over the 7 labels (sad 2/3, happy 1/3) and a strength
 from intensifiers ("very", "slightly", ...). The Animator turns this into a blend of the label
 embeddings, so it works with any trained model and needs no guidance stage. Negated words
-("not happy") count towards neutral. Reference images need a CLIP backbone.
+("not happy") count towards neutral. Descriptions with facial actions ("raised eyebrows") and
+reference images go through `medtalk_core.offline_guidance` when this is the guidance backbone.
 """
 
 from __future__ import annotations
