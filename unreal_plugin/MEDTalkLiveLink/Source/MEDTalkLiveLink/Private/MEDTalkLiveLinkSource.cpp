@@ -23,6 +23,7 @@
 #include "Roles/LiveLinkBasicTypes.h"
 #include "SocketSubsystem.h"
 #include "Sockets.h"
+#include "UObject/UnrealType.h"  // FPropertyChangedEvent
 
 #include <string>
 
