@@ -95,7 +95,7 @@ class LiveLinkFaceConfig:
     host: str = "127.0.0.1"
     port: int = 11111
     subject: str = "MEDTalk"  # subject name shown in Unreal's Live Link window
-    device_id: str = "medtalk-bridge"  # distinguishes senders on the Unreal side
+    device_id: str | None = None  # tells senders apart in Unreal; None = a new UUID each run
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.livelink_face import (ARKIT_FROM_BOARD, ARKIT_NAMES, LiveLinkFaceTransport,
-                                                      board_to_arkit)
+from livelink_bridge.transports.livelink_face import (ARKIT_FROM_BOARD, ARKIT_NAMES, EYE_PITCH_DEG, EYE_YAW_DEG,
+                                                      LiveLinkFaceTransport, board_to_arkit)
 from medtalk_core.rig import controller_names
 from udp_receivers import RawCollector, wait_for
 
@@ -141,3 +141,33 @@ def test_gaze_becomes_eye_rotation_and_head_stays_still():
     assert out[ARKIT_NAMES.index("EyeLookUpLeft")] == pytest.approx(0.5)
     assert out[ARKIT_NAMES.index("EyeLookOutLeft")] == pytest.approx(0.5)
     assert out[ARKIT_NAMES.index("EyeLookInRight")] == pytest.approx(0.5)
+
+
+def test_eye_rotations_are_degrees_over_180_as_the_engine_sends():
+    """Unreal's ARKit conversion sends each angle as degrees / 180 (-1..1), not radians."""
+    full = board_to_arkit(_frame(0, **{"CTRL_C_eye-translateX": 1.0, "CTRL_C_eye-translateY": -1.0}).values)
+    assert full[ARKIT_NAMES.index("LeftEyeYaw")] == pytest.approx(EYE_YAW_DEG / 180)
+    assert full[ARKIT_NAMES.index("RightEyeYaw")] == pytest.approx(EYE_YAW_DEG / 180)
+    assert full[ARKIT_NAMES.index("LeftEyePitch")] == pytest.approx(EYE_PITCH_DEG / 180)  # looking down
+    half = board_to_arkit(_frame(0, **{"CTRL_C_eye-translateX": 0.5}).values)
+    assert half[ARKIT_NAMES.index("LeftEyeYaw")] * 180 == pytest.approx(EYE_YAW_DEG / 2)
+    saturated = board_to_arkit(_frame(0, **{"CTRL_C_eye-translateX": 1.0, "CTRL_L_eye-translateX": 1.0}).values)
+    assert np.all(np.abs(saturated[52:]) <= 1) and saturated[ARKIT_NAMES.index("LeftEyeYaw")] * 180 == pytest.approx(EYE_YAW_DEG)
+
+
+def test_each_transport_has_its_own_device_id_unless_given():
+    """Unreal keys static data by device id: two daemons with one id would swap subjects."""
+    rx = RawCollector()
+    try:
+        with LiveLinkFaceTransport("127.0.0.1", rx.port, subject="Ada") as ada, \
+                LiveLinkFaceTransport("127.0.0.1", rx.port, subject="Bob") as bob, \
+                LiveLinkFaceTransport("127.0.0.1", rx.port, subject="Cy", device_id="stage-left") as cy:
+            for tx in (ada, bob, cy):
+                tx.send_frame(_frame(0))
+            assert wait_for(lambda: len(rx.packets) == 3, timeout=5)
+    finally:
+        rx.close()
+    ids = {decode(p)["subject"]: decode(p)["device_id"] for _, p in rx.packets}
+    assert ids["Cy"] == "stage-left"
+    assert ids["Ada"] != ids["Bob"] and ids["Ada"].startswith("medtalk-") and len(ids["Ada"]) == len("medtalk-") + 36
+    assert LiveLinkFaceTransport(subject="Ada").device_id != LiveLinkFaceTransport(subject="Ada").device_id

@@ -32,6 +32,10 @@ def test_flags_override_the_config():
     assert cfg.transports.livelink_face.enabled and cfg.transports.livelink_face.port == 11111
     assert cfg.transports.recorder.enabled and cfg.transports.recorder.directory == "/tmp/rec"
     assert not cfg.control.enabled and cfg.control.emotion == "hap"
+    named = run_cmd.apply_flags(DaemonConfig(), _args("--subject", "Bob", "--device-id", "stage-left"))
+    assert named.transports.osc.subject == "Bob" and named.transports.livelink_face.subject == "Bob"
+    assert named.transports.livelink_face.device_id == "stage-left"
+    assert DaemonConfig().transports.livelink_face.device_id is None  # a UUID per run
     example = run_cmd.apply_flags(DaemonConfig(), _args("--source", "example", "--loop"))
     assert example.source.kind == "example" and example.source.loop and example.source.realtime
 

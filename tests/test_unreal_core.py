@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.livelink_face import frame_time
 from livelink_bridge.transports.osc_frames import OscFrameTransport, board_curve_names
 from medtalk_core.expressions import board_to_expressions, expression_names
 
@@ -36,11 +37,12 @@ def test_ctest_passes_under_sanitizers(core_build):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "100% tests passed" in result.stdout
-    assert "out of 10" in result.stdout
+    assert "out of 19" in result.stdout
 
 
-def _start_dump(build: Path, subject: str, frames: int) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([str(build / "medtalk_osc_dump"), "--subject", subject, "--port", "0",
+def _start_dump(build: Path, subject: str | None, frames: int) -> tuple[subprocess.Popen, int]:
+    only = ["--subject", subject] if subject else []  # none: every subject, as the plugin's default
+    proc = subprocess.Popen([str(build / "medtalk_osc_dump"), *only, "--port", "0",
                              "--frames", str(frames), "--timeout", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = proc.stdout.readline().split()
@@ -54,19 +56,23 @@ def _finish(proc: subprocess.Popen) -> list[str]:
     return out.splitlines()
 
 
-def _parse(lines: list[str]) -> tuple[list[list[str]], list[tuple[int, float, np.ndarray]]]:
+def _parse(lines: list[str], subject: str = "Ada") -> tuple[list[list[str]], list[tuple[int, float, np.ndarray]]]:
+    """One subject's name lists and frames from the dump's output."""
     name_lists: list[list[str]] = []
     frames = []
+    current = None
     for line in lines:
         kind, _, rest = line.partition(" ")
         if kind == "NAMES":
-            name_lists.append([])
-        elif kind == "NAME":
+            current = rest.split()[0]
+            if current == subject:
+                name_lists.append([])
+        elif kind == "NAME" and current == subject:
             index, name = rest.split(" ", 1)
             assert int(index) == len(name_lists[-1])
             name_lists[-1].append(name)
-        elif kind == "FRAME":
-            number, when, *bits = rest.split()
+        elif kind == "FRAME" and rest.split()[0] == subject:
+            _, number, when, *bits = rest.split()
             values = np.array([int(b, 16) for b in bits], dtype=np.uint32)
             frames.append((int(number), float.fromhex(when), values))
         elif kind == "REJECT":
@@ -115,4 +121,38 @@ def test_receiver_picks_up_a_changed_name_list(core_build, sample_rig):
     name_lists, received = _parse(lines)
     assert name_lists == [list(board_curve_names()), list(expression_names())]
     assert [len(bits) for _, _, bits in received] == [174] * 4 + [len(expression_names())] * 4
-    assert [line.split()[2] for line in lines if line.startswith("NAMES")] == ["1", "2"]
+    assert [line.split()[3] for line in lines if line.startswith("NAMES")] == ["1", "2"]
+
+
+def test_one_port_serves_several_subjects(core_build, sample_rig):
+    """Two daemons (`medtalk run --subject Ada` / `--subject Bob`) sending to one port, each
+    with its own curve set: the receiver keeps them apart by the address's subject."""
+    frames = _file_frames(sample_rig[:6])
+    proc, port = _start_dump(core_build, None, 2 * len(frames))
+    try:
+        with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set="board") as ada, \
+                OscFrameTransport("127.0.0.1", port, subject="Bob", curve_set="expressions") as bob:
+            for frame in frames:
+                ada.send_frame(frame)
+                bob.send_frame(frame)
+        lines = _finish(proc)
+    finally:
+        proc.kill()
+    for subject, names, convert in (("Ada", board_curve_names(), lambda v: v),
+                                    ("Bob", expression_names(), board_to_expressions)):
+        name_lists, received = _parse(lines, subject)
+        assert name_lists == [list(names)]
+        assert [number for number, _, _ in received] == list(range(len(frames)))
+        for frame, (_, _, bits) in zip(frames, received):
+            assert np.array_equal(bits, convert(frame.values).astype(np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("when", [1_732_400_000.123456, 1_700_000_000.0, 1_750_000_000.9999])
+def test_plugin_timecode_matches_live_link_face_route(core_build, when):
+    """The plugin stamps frames with the same 60 fps time of day as the Live Link Face packets,
+    so Take Recorder lines the two routes up."""
+    out = subprocess.run([str(core_build / "medtalk_osc_dump"), "--timecode", repr(when)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    number, sub = frame_time(when)
+    assert int(out[0]) == number
+    assert abs(float.fromhex(out[1]) - sub) < 1e-3

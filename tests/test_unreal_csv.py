@@ -84,3 +84,79 @@ def test_editor_script_has_no_stray_imports() -> None:
     source = (SCRIPT_DIR / "import_medtalk_csv.py").read_text()
     compile(source, "import_medtalk_csv.py", "exec")
     assert "import numpy" not in source and "import numpy" not in (SCRIPT_DIR / "medtalk_csv.py").read_text()
+
+
+class _FakeUnreal:
+    """Just enough of the editor's `unreal` module to run import_csv's control flow: records the
+    undo bracket and saves; cancels after `cancel_after` curves, raises on curve `fail_on`."""
+
+    def __init__(self, cancel_after: int | None = None, fail_on: int | None = None) -> None:
+        self.calls: list[str] = []
+        fake = self
+        added = []
+
+        class Controller:
+            def open_bracket(self, *_): fake.calls.append("open")
+            def close_bracket(self, *_): fake.calls.append("close")
+            def set_frame_rate(self, *_): pass
+            def set_number_of_frames(self, *_): pass
+
+        class Anim:
+            def get_editor_property(self, _): return Controller()
+            def get_path_name(self): return "/Game/MEDTalk/line"
+
+        class Task:
+            def __init__(self, *_): pass
+            def __enter__(self): return self
+            def __exit__(self, *_): return False
+            def make_dialog(self, *_): pass
+            def should_cancel(self): return cancel_after is not None and len(added) >= cancel_after
+            def enter_progress_frame(self, *_): pass
+
+        class AnimationLibrary:
+            @staticmethod
+            def add_curve(*_):
+                if fail_on is not None and len(added) == fail_on:
+                    raise RuntimeError("add_curve failed")
+                added.append(1)
+
+            @staticmethod
+            def add_float_curve_keys(*_): pass
+
+        class Tools:
+            def create_asset(self, *_): return Anim()
+
+        self.Text = self.FrameRate = self.FrameNumber = lambda *a: a
+        self.AnimSequenceFactory = type("F", (), {"set_editor_property": lambda *_: None})
+        self.AssetToolsHelpers = type("H", (), {"get_asset_tools": staticmethod(lambda: Tools())})
+        self.AnimSequence = object
+        self.ScopedSlowTask = Task
+        self.AnimationLibrary = AnimationLibrary
+        self.RawCurveTrackTypes = type("R", (), {"RCT_FLOAT": 0})
+        self.EditorAssetLibrary = type("E", (), {"save_loaded_asset": staticmethod(lambda _: fake.calls.append("save"))})
+        self.load_asset = lambda _: object()
+        self.log = self.log_warning = lambda _: None
+
+
+def _run_import(tmp_path: Path, monkeypatch, fake: _FakeUnreal, medtalk_csv) -> None:
+    take = np.random.default_rng(2).uniform(-1, 1, (5, rig.NUM_CONTROLS)).astype(np.float32)
+    path = tmp_path / "line.csv"
+    writers.get_writer("csv").write(path, take, fps=60)
+    monkeypatch.setitem(sys.modules, "unreal", fake)
+    spec = importlib.util.spec_from_file_location("import_medtalk_csv", SCRIPT_DIR / "import_medtalk_csv.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.import_csv(str(path), "/Game/Skeleton", "/Game/MEDTalk", None, 0.0)
+
+
+def test_editor_script_saves_a_complete_import_only(tmp_path, monkeypatch, medtalk_csv) -> None:
+    done = _FakeUnreal()
+    _run_import(tmp_path, monkeypatch, done, medtalk_csv)
+    assert done.calls == ["open", "close", "save"]
+    cancelled = _FakeUnreal(cancel_after=3)
+    _run_import(tmp_path, monkeypatch, cancelled, medtalk_csv)
+    assert cancelled.calls == ["open", "close"]  # bracket closed, nothing saved
+    failing = _FakeUnreal(fail_on=2)
+    with pytest.raises(RuntimeError, match="add_curve failed"):
+        _run_import(tmp_path, monkeypatch, failing, medtalk_csv)
+    assert failing.calls == ["open", "close"]

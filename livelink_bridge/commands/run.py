@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="board whose wiring derives the expressions curves: classic (default) or mh4, "
                         "the newer MetaHuman board")
     parser.add_argument("--livelink-face", metavar="HOST:PORT", help="also send Live Link Face (ARKit) packets, e.g. 127.0.0.1:11111")
+    parser.add_argument("--subject", metavar="NAME",
+                        help="Live Link subject name on both routes (default MEDTalk); one per daemon when several "
+                             "daemons drive several characters through one Unreal source")
+    parser.add_argument("--device-id", metavar="ID",
+                        help="Live Link Face device id (default: a new UUID each run)")
     parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
     parser.add_argument("--record", metavar="DIR", help="record every sent frame to DIR (CSV + the release's txt)")
     parser.add_argument("--checkpoint", metavar="DIR", help="model checkpoint folder (default: the shipped model)")
@@ -93,6 +98,10 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
     if args.livelink_face is not None:
         host, port = parse_address(args.livelink_face, "--livelink-face")
         t = rep(t, livelink_face=rep(t.livelink_face, enabled=True, host=host, port=port))
+    if args.subject is not None:
+        t = rep(t, osc=rep(t.osc, subject=args.subject), livelink_face=rep(t.livelink_face, subject=args.subject))
+    if args.device_id is not None:
+        t = rep(t, livelink_face=rep(t.livelink_face, device_id=args.device_id))
     if args.record is not None:
         t = rep(t, recorder=rep(t.recorder, enabled=True, directory=args.record))
 

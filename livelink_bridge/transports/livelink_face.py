@@ -14,9 +14,17 @@ datagram in network byte order (big-endian, FNboSerializer):
     float32 x 61                                the values, in EARFaceBlendShape order
 
 The 61 values are the 52 ARKit blendshapes in Apple's order, then head yaw/pitch/roll, left eye
-yaw/pitch/roll, right eye yaw/pitch/roll. The frame time is the time of day of the frame's
-audio capture as a 60 fps timecode frame number (what the app sends), so several senders line
-up in Take Recorder.
+yaw/pitch/roll, right eye yaw/pitch/roll. Rotations are in the engine's unit, degrees / 180
+(-1..1): its ARKit conversion (AppleARKitFaceMeshConversion.h ToBlendShapeMap, "Map the
+-180..180 range to -1..1") divides each FRotator angle by 180 before sending, and the listener
+passes the floats through unchanged. The frame time is the time of day of the frame's audio
+capture as a 60 fps timecode frame number (what the app sends), so several senders line up in
+Take Recorder.
+
+The device id tells senders apart: Unreal keys each sender's static data by it and, when a
+device's subject name changes, removes the old subject (FAppleARKitLiveLinkSource::
+PublishBlendShapes). Two daemons sharing one id would make their subjects replace each other on
+every packet, so each transport makes its own id (a UUID) unless one is given.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import datetime
 import logging
 import socket
 import struct
+import uuid
 
 import numpy as np
 
@@ -123,9 +132,10 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
     "TongueOut": (("C_tongue_inOut", "-", 1.0),),
 }
-# Eye rotations (radians) from the gaze controls; the head does not move (the model has no head).
-EYE_YAW_RAD = 0.5  # full-scale horizontal gaze control -> about 29 degrees
-EYE_PITCH_RAD = 0.4  # full-scale vertical gaze control -> about 23 degrees
+# Eye rotations from the gaze controls; the head does not move (the model has no head).
+EYE_YAW_DEG = 29.0  # full-scale horizontal gaze control
+EYE_PITCH_DEG = 23.0  # full-scale vertical gaze control
+ROTATION_UNIT_DEG = 180.0  # Live Link Face sends angle / 180 (see the module docstring)
 
 
 def _control_index(control: str) -> int:
@@ -155,8 +165,8 @@ def board_to_arkit(values: np.ndarray) -> np.ndarray:
     for base, side in ((55, "L"), (58, "R")):
         gx = x[_GAZE["C_eye" + _X]] + x[_GAZE[f"{side}_eye" + _X]]
         gy = x[_GAZE["C_eye"]] + x[_GAZE[f"{side}_eye"]]
-        out[base] = EYE_YAW_RAD * float(np.clip(gx, -1, 1))
-        out[base + 1] = -EYE_PITCH_RAD * float(np.clip(gy, -1, 1))  # looking up is a negative pitch
+        out[base] = EYE_YAW_DEG / ROTATION_UNIT_DEG * float(np.clip(gx, -1, 1))
+        out[base + 1] = -EYE_PITCH_DEG / ROTATION_UNIT_DEG * float(np.clip(gy, -1, 1))  # looking up: negative pitch
     return out
 
 
@@ -189,7 +199,8 @@ class LiveLinkFaceTransport:
     """Sends each RigFrame as one Live Link Face packet. No I/O until the first frame."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 11111, subject: str = "MEDTalk",
-                 device_id: str = "medtalk-bridge") -> None:
+                 device_id: str | None = None) -> None:
+        device_id = device_id or f"medtalk-{uuid.uuid4()}"  # one per instance, see the module docstring
         if not 0 < int(port) < 65536:
             raise ConfigError(f"Live Link Face port {port} is outside 1..65535")
         if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:
@@ -207,7 +218,8 @@ class LiveLinkFaceTransport:
             except socket.gaierror as exc:
                 raise ConfigError(f"cannot resolve Live Link Face host {self.host!r}: {exc}") from None
             self._sock = socket.socket(family, socket.SOCK_DGRAM)
-            logger.info("Live Link Face -> %s:%d subject %s", self.host, self.port, self.subject)
+            logger.info("Live Link Face -> %s:%d subject %s device %s", self.host, self.port, self.subject,
+                        self.device_id)
         return self
 
     def send_frame(self, frame: RigFrame) -> None:

@@ -1,14 +1,18 @@
 // medtalk_osc_dump: a small receiver built on the portable core, for tests and diagnosis.
-// Listens on 127.0.0.1:<port> (UDP), decodes our OSC frames and names, and prints:
+// Listens on 127.0.0.1:<port> (UDP), routes our OSC frames and names by subject (as the plugin
+// does) and prints:
 //   READY <port>                           once bound (port 0 picks a free one)
-//   NAMES <count> <generation>             when a names list completes and differs
+//   NAMES <subject> <count> <generation>   when a subject's names list completes and differs
 //   NAME <index> <name>                    one line per name after NAMES
-//   FRAME <number> <capture time %a> <value bits as 8 hex digits>...   float32-exact
+//   FRAME <subject> <number> <capture time %a> <value bits as 8 hex digits>...   float32-exact
 //   REJECT <reason>                        for each datagram with a rejected message
 //   DONE <frames> | TIMEOUT <frames>       at exit (exit status 0 / 3)
-// Usage: medtalk_osc_dump --subject NAME [--port P] [--frames N] [--timeout SECONDS]
+// Usage: medtalk_osc_dump [--subject NAME] [--port P] [--frames N] [--timeout SECONDS]
+//        (no --subject: every subject, as the plugin's default)
+//        medtalk_osc_dump --timecode UNIX_SECONDS   prints "<frame> <subframe %a>" (local time)
 // POSIX sockets: Linux and macOS (the Unreal plugin uses Unreal's sockets instead).
-#include "MedtalkFrameAssembler.h"
+#include "MedtalkSubjects.h"
+#include "MedtalkTimecode.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,7 +29,8 @@
 
 static int Usage()
 {
-	std::fprintf(stderr, "usage: medtalk_osc_dump --subject NAME [--port P] [--frames N] [--timeout SECONDS]\n");
+	std::fprintf(stderr, "usage: medtalk_osc_dump [--subject NAME] [--port P] [--frames N] [--timeout SECONDS]\n"
+		"       medtalk_osc_dump --timecode UNIX_SECONDS\n");
 	return 2;
 }
 
@@ -47,9 +52,15 @@ int main(int Argc, char** Argv)
 		else if (Flag == "--port") Port = std::atoi(Value);
 		else if (Flag == "--frames") MaxFrames = std::atol(Value);
 		else if (Flag == "--timeout") TimeoutS = std::atof(Value);
+		else if (Flag == "--timecode")
+		{
+			const medtalk::FrameOfDay T = medtalk::FrameOfLocalDay(std::strtod(Value, nullptr));
+			std::printf("%d %a\n", T.Frame, static_cast<double>(T.SubFrame));
+			return 0;
+		}
 		else return Usage();
 	}
-	if (Subject.empty() || Port < 0 || Port > 65535)
+	if ((!Subject.empty() && !medtalk::IsValidSubject(Subject)) || Port < 0 || Port > 65535)
 	{
 		return Usage();
 	}
@@ -76,7 +87,7 @@ int main(int Argc, char** Argv)
 	std::printf("READY %d\n", ntohs(Addr.sin_port));
 	std::fflush(stdout);
 
-	medtalk::FrameAssembler Assembler(Subject);
+	medtalk::SubjectRouter Router(Subject);
 	std::vector<uint8_t> Buffer(65536);
 	long Frames = 0;
 	const auto Deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(TimeoutS);
@@ -101,24 +112,24 @@ int main(int Argc, char** Argv)
 		}
 		// Decode from an exact-size copy so that sanitizers see the datagram's real end.
 		const std::vector<uint8_t> Datagram(Buffer.begin(), Buffer.begin() + Got);
-		const medtalk::FeedResult Result = Assembler.Feed(Datagram.data(), Datagram.size());
+		const medtalk::DatagramResult Result = Router.Feed(Datagram.data(), Datagram.size());
 		if (Result.Rejected > 0)
 		{
 			std::printf("REJECT %s\n", Result.Error.c_str());
 		}
-		if (Result.NamesChanged)
+		for (const medtalk::NamesUpdate& Update : Result.NamesChanged)
 		{
-			const std::vector<std::string>& Names = Assembler.Names();
-			std::printf("NAMES %zu %llu\n", Names.size(), static_cast<unsigned long long>(Assembler.NamesGeneration()));
-			for (size_t I = 0; I < Names.size(); ++I)
+			std::printf("NAMES %s %zu %llu\n", Update.Subject.c_str(), Update.Names.size(),
+				static_cast<unsigned long long>(Update.Generation));
+			for (size_t I = 0; I < Update.Names.size(); ++I)
 			{
-				std::printf("NAME %zu %s\n", I, Names[I].c_str());
+				std::printf("NAME %zu %s\n", I, Update.Names[I].c_str());
 			}
 		}
-		for (const medtalk::Frame& F : Result.Frames)
+		for (const medtalk::SubjectFrame& F : Result.Frames)
 		{
-			std::printf("FRAME %d %a", F.FrameNumber, F.CaptureTime);
-			for (const float V : F.Values)
+			std::printf("FRAME %s %d %a", F.Subject.c_str(), F.Values.FrameNumber, F.Values.CaptureTime);
+			for (const float V : F.Values.Values)
 			{
 				uint32_t Bits;
 				std::memcpy(&Bits, &V, sizeof(Bits));

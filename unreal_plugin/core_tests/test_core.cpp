@@ -6,6 +6,7 @@
 #include "MedtalkFrameAssembler.h"
 #include "MedtalkOsc.h"
 #include "OscTestBuilder.h"
+#include "TestHarness.h"
 
 #include <cmath>
 #include <cstdio>
@@ -20,18 +21,6 @@ using medtalk::osc::Status;
 using medtalk::test::FrameMessage;
 using medtalk::test::NamesChunk;
 using medtalk::test::OscBuilder;
-
-static int Failures = 0;
-
-#define CHECK(Cond)                                                                 \
-	do                                                                              \
-	{                                                                               \
-		if (!(Cond))                                                                \
-		{                                                                           \
-			std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #Cond); \
-			++Failures;                                                             \
-		}                                                                           \
-	} while (0)
 
 // Decodes from an exact-size heap copy (see file comment).
 static Status Decode(const std::vector<uint8_t>& Bytes, std::vector<osc::Message>& Out, size_t Size)
@@ -359,6 +348,21 @@ static void TestCountMismatch()
 			CHECK(SameBits(R.Frames[0].Values[I], Values[I]));
 		}
 	}
+	// The sender switches curve sets: frames sized for the previous list (sent before the
+	// switch) are stale, frames sized for the list still being assembled wait; both are dropped
+	// without an error. Any other size is still a rejection.
+	const std::vector<std::string> Two = {"x", "y"};
+	CHECK(Feed(A, NamesChunk("S", 0, 1, 0, 2, NamesCrc32(Two), Two)).NamesChanged);
+	R = Feed(A, FrameMessage("S", 3, 0.0, Values));
+	CHECK(R.Stale == 1 && R.Rejected == 0 && R.Frames.empty() && R.Error.empty());
+	const std::vector<std::string> Four = {"p", "q", "r", "s"};
+	CHECK(!Feed(A, NamesChunk("S", 0, 2, 0, 4, NamesCrc32(Four), {"p", "q"})).NamesChanged);
+	R = Feed(A, FrameMessage("S", 4, 0.0, {1.0f, 2.0f, 3.0f, 4.0f}));
+	CHECK(R.WaitingForNames == 1 && R.Rejected == 0 && R.Frames.empty());
+	R = Feed(A, FrameMessage("S", 5, 0.0, {1.0f, 2.0f, 3.0f, 4.0f, 5.0f}));
+	CHECK(R.Rejected == 1);
+	R = Feed(A, FrameMessage("S", 6, 0.0, {1.0f, 2.0f}));
+	CHECK(R.Frames.size() == 1 && R.Frames[0].NamesGeneration == A.NamesGeneration());
 }
 
 static void TestRandomBytes()
@@ -467,20 +471,5 @@ int main(int Argc, char** Argv)
 		{"random_bytes", TestRandomBytes},
 		{"mutations", TestMutations},
 	};
-	int Ran = 0;
-	for (const auto& [Name, Run] : Cases)
-	{
-		if (Argc < 2 || Name == Argv[1])
-		{
-			Run();
-			++Ran;
-			std::printf("%s: %s\n", Name.c_str(), Failures ? "FAILED" : "ok");
-		}
-	}
-	if (Ran == 0)
-	{
-		std::fprintf(stderr, "unknown test case %s\n", Argv[1]);
-		return 2;
-	}
-	return Failures == 0 ? 0 : 1;
+	return medtalk::test::RunCases(Argc, Argv, Cases);
 }

@@ -58,19 +58,30 @@ def import_csv(csv_path: str, skeleton_path: str, dest: str, name: str | None, t
     anim = create_sequence(dest, name or Path(csv_path).stem, skeleton)
     fps = int(round(take.fps))
     controller = anim.get_editor_property("controller")
+    cancelled = False
+    # The bracket groups every change into one undo step; it must be closed even when a call
+    # inside raises, or the controller stays in a bracket for the rest of the editor session.
     controller.open_bracket(unreal.Text("Import MEDTalk curves"), True)
-    controller.set_frame_rate(unreal.FrameRate(fps, 1), True)
-    controller.set_number_of_frames(unreal.FrameNumber(max(take.num_frames - 1, 1)), True)
-    with unreal.ScopedSlowTask(len(take.curves), f"Importing {len(take.curves)} MEDTalk curves") as task:
-        task.make_dialog(True)
-        for curve, values in take.curves.items():
-            if task.should_cancel():
-                break
-            task.enter_progress_frame(1, curve)
-            keys = reduce_keys(take.times, values, tolerance) if tolerance > 0 else list(zip(take.times, values))
-            unreal.AnimationLibrary.add_curve(anim, curve, unreal.RawCurveTrackTypes.RCT_FLOAT, False)
-            unreal.AnimationLibrary.add_float_curve_keys(anim, curve, [t for t, _ in keys], [v for _, v in keys])
-    controller.close_bracket(True)
+    try:
+        controller.set_frame_rate(unreal.FrameRate(fps, 1), True)
+        controller.set_number_of_frames(unreal.FrameNumber(max(take.num_frames - 1, 1)), True)
+        with unreal.ScopedSlowTask(len(take.curves), f"Importing {len(take.curves)} MEDTalk curves") as task:
+            task.make_dialog(True)
+            for curve, values in take.curves.items():
+                if task.should_cancel():
+                    cancelled = True
+                    break
+                task.enter_progress_frame(1, curve)
+                keys = reduce_keys(take.times, values, tolerance) if tolerance > 0 else list(zip(take.times, values))
+                unreal.AnimationLibrary.add_curve(anim, curve, unreal.RawCurveTrackTypes.RCT_FLOAT, False)
+                unreal.AnimationLibrary.add_float_curve_keys(anim, curve, [t for t, _ in keys], [v for _, v in keys])
+    finally:
+        controller.close_bracket(True)
+    if cancelled:
+        # A half-imported sequence is not saved: the new asset stays unsaved in memory (the
+        # editor asks about it on exit), so nothing partial lands on disk.
+        unreal.log_warning(f"MEDTalk: import cancelled; {anim.get_path_name()} was not saved")
+        return anim
     unreal.EditorAssetLibrary.save_loaded_asset(anim)
     unreal.log(f"MEDTalk: {anim.get_path_name()}: {len(take.curves)} {take.kind} curves, "
                f"{take.num_frames} frames at {fps} fps")

@@ -1,5 +1,6 @@
 // MEDTalk Live Link runtime module: a Live Link source (UDP receive thread + OSC decoding via
-// the portable core in Private/Core) and its source factory with a Slate creation panel.
+// the portable core in Private/Core), its editable settings, its source factory with a Slate
+// creation panel, and a Blueprint function that adds the source at run time.
 using UnrealBuildTool;
 
 public class MEDTalkLiveLink : ModuleRules
@@ -7,8 +8,8 @@ public class MEDTalkLiveLink : ModuleRules
 	public MEDTalkLiveLink(ReadOnlyTargetRules Target) : base(Target)
 	{
 		PCHUsage = ModuleRules.PCHUsageMode.UseExplicitOrSharedPCHs;
-		// The portable core is plain C++17 (std containers, no exceptions, no RTTI).
-		CppStandard = CppStandardVersion.Cpp17;
+		// No CppStandard line: the portable core (Private/Core) is C++17 that also builds as the
+		// engine's default C++20, and UE 5.7+ refuses Cpp17 (reported, see README).
 
 		PublicDependencyModuleNames.AddRange(new string[]
 		{

@@ -1,43 +1,45 @@
 #include "MEDTalkLiveLinkSettings.h"
 
+#include "Core/MedtalkSubjects.h"
+#include "Interfaces/IPv4/IPv4Address.h"
 #include "Misc/Parse.h"
 
 FString FMEDTalkLiveLinkSettings::ToConnectionString() const
 {
-	return FString::Printf(TEXT("Port=%u Subject=%s"), static_cast<uint32>(Port), *Subject);
+	FString Out = FString::Printf(TEXT("Port=%u Bind=%s"), static_cast<uint32>(Port), *BindAddress);
+	if (!Subject.IsEmpty())
+	{
+		Out += FString::Printf(TEXT(" Subject=%s"), *Subject);
+	}
+	return Out;
 }
 
 bool FMEDTalkLiveLinkSettings::FromConnectionString(const FString& ConnectionString, FMEDTalkLiveLinkSettings& Out)
 {
 	int32 ParsedPort = 0;
-	FString ParsedSubject;
-	if (!FParse::Value(*ConnectionString, TEXT("Port="), ParsedPort) ||
-		!FParse::Value(*ConnectionString, TEXT("Subject="), ParsedSubject))
+	if (!FParse::Value(*ConnectionString, TEXT("Port="), ParsedPort) || ParsedPort < 1 || ParsedPort > 65535)
 	{
 		return false;
 	}
-	if (ParsedPort < 1 || ParsedPort > 65535 || !IsValidSubject(ParsedSubject))
+	FMEDTalkLiveLinkSettings Parsed;
+	Parsed.Port = static_cast<uint16>(ParsedPort);
+	FParse::Value(*ConnectionString, TEXT("Bind="), Parsed.BindAddress);     // absent: every interface
+	FParse::Value(*ConnectionString, TEXT("Subject="), Parsed.Subject);      // absent: every subject
+	if (!Parsed.IsValid())
 	{
 		return false;
 	}
-	Out.Port = static_cast<uint16>(ParsedPort);
-	Out.Subject = ParsedSubject;
+	Out = Parsed;
 	return true;
 }
 
-bool FMEDTalkLiveLinkSettings::IsValidSubject(const FString& InSubject)
+bool FMEDTalkLiveLinkSettings::IsValidSubjectFilter(const FString& InSubject)
 {
-	if (InSubject.IsEmpty())
-	{
-		return false;
-	}
-	for (const TCHAR Ch : InSubject)
-	{
-		// Same rule as the daemon (livelink_bridge/transports/osc_frames.py).
-		if (Ch <= 32 || Ch > 126 || FCString::Strchr(TEXT("/#*,?[]{}"), Ch) != nullptr)
-		{
-			return false;
-		}
-	}
-	return true;
+	return InSubject.IsEmpty() || medtalk::IsValidSubject(std::string(TCHAR_TO_UTF8(*InSubject)));
+}
+
+bool FMEDTalkLiveLinkSettings::IsValidBindAddress(const FString& InAddress)
+{
+	FIPv4Address Parsed;
+	return FIPv4Address::Parse(InAddress, Parsed);
 }

@@ -1,4 +1,4 @@
-// MEDTalk Live Link source factory and its creation panel (UDP port + subject name).
+// MEDTalk Live Link source factory and its creation panel (UDP port, listen address, optional subject).
 #include "MEDTalkLiveLinkSourceFactory.h"
 
 #include "MEDTalkLiveLinkSource.h"
@@ -47,12 +47,28 @@ namespace MEDTalkLiveLinkUI
 					SNew(SHorizontalBox)
 					+ SHorizontalBox::Slot().FillWidth(0.4f).VAlign(VAlign_Center)
 					[
-						SNew(STextBlock).Text(LOCTEXT("SubjectLabel", "Subject name"))
+						SNew(STextBlock).Text(LOCTEXT("BindLabel", "Listen on"))
+						.ToolTipText(LOCTEXT("BindTip", "0.0.0.0: every network interface; 127.0.0.1: this machine only"))
 					]
 					+ SHorizontalBox::Slot().FillWidth(0.6f)
 					[
 						SNew(SEditableTextBox)
-						.Text(FText::FromString(Settings.Subject))
+						.Text(FText::FromString(Settings.BindAddress))
+						.OnTextChanged(this, &SCreationPanel::SetBindAddress)
+					]
+				]
+				+ SVerticalBox::Slot().AutoHeight().Padding(4.0f)
+				[
+					SNew(SHorizontalBox)
+					+ SHorizontalBox::Slot().FillWidth(0.4f).VAlign(VAlign_Center)
+					[
+						SNew(STextBlock).Text(LOCTEXT("SubjectLabel", "Only subject"))
+						.ToolTipText(LOCTEXT("SubjectTip", "Leave empty to publish every daemon subject that arrives on this port"))
+					]
+					+ SHorizontalBox::Slot().FillWidth(0.6f)
+					[
+						SNew(SEditableTextBox)
+						.HintText(LOCTEXT("SubjectHint", "(every subject)"))
 						.OnTextChanged(this, &SCreationPanel::SetSubject)
 					]
 				]
@@ -73,7 +89,8 @@ namespace MEDTalkLiveLinkUI
 		void SetPort(int32 Value) { Settings.Port = static_cast<uint16>(FMath::Clamp(Value, 1, 65535)); }
 		void CommitPort(int32 Value, ETextCommit::Type) { SetPort(Value); }
 		void SetSubject(const FText& Text) { Settings.Subject = Text.ToString().TrimStartAndEnd(); }
-		bool CanCreate() const { return FMEDTalkLiveLinkSettings::IsValidSubject(Settings.Subject); }
+		void SetBindAddress(const FText& Text) { Settings.BindAddress = Text.ToString().TrimStartAndEnd(); }
+		bool CanCreate() const { return Settings.IsValid(); }
 
 		FReply Create()
 		{

@@ -1,23 +1,20 @@
-// MEDTalk Live Link source: a UDP receive thread decoding our OSC frames with the portable
-// core and pushing a Basic-role subject (property names = the curve names received).
+// MEDTalk Live Link source: one UDP port, every daemon subject that arrives on it (or one, with
+// a subject filter) published as a Basic-role subject whose property names are the curve names
+// received. The receive thread, its shutdown and the publication rules live in the portable
+// core (Private/Core, tested outside Unreal); this class adapts them to ILiveLinkSource.
 #pragma once
 
 #include "CoreMinimal.h"
-#include "HAL/Runnable.h"
-#include "HAL/ThreadSafeBool.h"
 #include "ILiveLinkSource.h"
 #include "MEDTalkLiveLinkSettings.h"
+#include "Templates/UniquePtr.h"
 
-#include <atomic>
-#include <memory>
-
-class FRunnableThread;
-class FSocket;
+class FMEDTalkReceiver;
 class ILiveLinkClient;
+class ULiveLinkSourceSettings;
+class UMEDTalkLiveLinkSourceSettings;
 
-namespace medtalk { class FrameAssembler; struct Frame; }
-
-class MEDTALKLIVELINK_API FMEDTalkLiveLinkSource : public ILiveLinkSource, public FRunnable
+class MEDTALKLIVELINK_API FMEDTalkLiveLinkSource : public ILiveLinkSource
 {
 public:
 	explicit FMEDTalkLiveLinkSource(const FMEDTalkLiveLinkSettings& InSettings);
@@ -25,41 +22,28 @@ public:
 
 	//~ ILiveLinkSource
 	virtual void ReceiveClient(ILiveLinkClient* InClient, FGuid InSourceGuid) override;
+	virtual void InitializeSettings(ULiveLinkSourceSettings* InSettings) override;
+	virtual void Update() override;
 	virtual bool IsSourceStillValid() const override;
 	virtual bool RequestSourceShutdown() override;
 	virtual FText GetSourceType() const override;
 	virtual FText GetSourceMachineName() const override;
 	virtual FText GetSourceStatus() const override;
-
-	//~ FRunnable (the receive thread)
-	virtual uint32 Run() override;
-	virtual void Stop() override;
+	virtual TSubclassOf<ULiveLinkSourceSettings> GetSettingsClass() const override;
+	virtual void OnSettingsChanged(ULiveLinkSourceSettings* InSettings, const FPropertyChangedEvent& PropertyChangedEvent) override;
 
 private:
-	void HandleDatagram(const uint8* Data, int32 Size);
-	void PushStaticData();
-	void PushFrame(const medtalk::Frame& Frame);
-	void SetStatus(const FText& InStatus);
+	void StartReceiver();
+	// Only once the receive thread has finished (the join cannot block).
+	void DestroyReceiver();
 
-	const FMEDTalkLiveLinkSettings Settings;
+	FMEDTalkLiveLinkSettings Settings;
+	// Edited settings waiting for the running receiver to finish (applied in Update).
+	TOptional<FMEDTalkLiveLinkSettings> PendingSettings;
 	ILiveLinkClient* Client = nullptr;
 	FGuid SourceGuid;
-	FLiveLinkSubjectKey SubjectKey;
-
-	FSocket* Socket = nullptr;
-	FRunnableThread* Thread = nullptr;
-	FThreadSafeBool bStopping = false;
-	TArray<uint8> ReceiveBuffer;
-
-	// Touched only by the receive thread.
-	std::unique_ptr<medtalk::FrameAssembler> Assembler;
-	TArray<FName> PropertyNames;
-
-	// Read by the Live Link panel on the game thread.
-	mutable FCriticalSection StatusLock;
-	FText Status;
-	FString Machine;
-	std::atomic<int64> FramesReceived{0};
-	std::atomic<int64> PacketsRejected{0};
-	std::atomic<double> LastFrameSeconds{0.0};  // FPlatformTime::Seconds() of the last frame
+	// Owned by Live Link (created from GetSettingsClass); valid while the source is registered.
+	UMEDTalkLiveLinkSourceSettings* SettingsObject = nullptr;
+	TUniquePtr<FMEDTalkReceiver> Receiver;
+	bool bShuttingDown = false;
 };

@@ -1,5 +1,6 @@
 // MEDTalk Live Link source factory: the "MEDTalk Bridge" entry of the Live Link window's
-// "+ Source" menu, with a creation panel asking for the UDP port and the subject name.
+// "+ Source" menu, with a creation panel asking for the UDP port, the address to listen on and
+// an optional subject filter. Presets re-create sources through CreateSource.
 #pragma once
 
 #include "CoreMinimal.h"

@@ -69,21 +69,28 @@ FeedResult FrameAssembler::Feed(const uint8_t* Data, size_t Size)
 	}
 	for (const osc::Message& M : Messages)
 	{
-		if (M.Address == FrameAddress_)
-		{
-			HandleFrame(M, Result);
-		}
-		else if (M.Address == NamesAddress_)
-		{
-			HandleNames(M, Result);
-		}
-		else
+		if (!Apply(M, Result))
 		{
 			++Result.Ignored;
 			LastIgnored_ = M.Address;
 		}
 	}
 	return Result;
+}
+
+bool FrameAssembler::Apply(const osc::Message& M, FeedResult& Result)
+{
+	if (M.Address == FrameAddress_)
+	{
+		HandleFrame(M, Result);
+		return true;
+	}
+	if (M.Address == NamesAddress_)
+	{
+		HandleNames(M, Result);
+		return true;
+	}
+	return false;
 }
 
 void FrameAssembler::Reject(FeedResult& Result, const std::string& Why)
@@ -115,13 +122,28 @@ void FrameAssembler::HandleFrame(const osc::Message& M, FeedResult& Result)
 	}
 	if (Count != Names_.size())
 	{
-		Reject(Result, "frame has " + std::to_string(Count) + " values but the names list has " +
-			std::to_string(Names_.size()));
+		// The sender changed its curve set: frames sent just before the change (old length) or
+		// just after it, before every chunk of the new list arrived (its length), are expected
+		// and dropped quietly; any other length is a broken sender.
+		if (Count == PreviousCount_)
+		{
+			++Result.Stale;
+		}
+		else if (HasPending_ && Count == static_cast<size_t>(PendingTotal_))
+		{
+			++Result.WaitingForNames;
+		}
+		else
+		{
+			Reject(Result, "frame has " + std::to_string(Count) + " values but the names list has " +
+				std::to_string(Names_.size()));
+		}
 		return;
 	}
 	Frame F;
 	F.FrameNumber = M.Args[0].Int;
 	F.CaptureTime = M.Args[1].Double;
+	F.NamesGeneration = NamesGeneration_;
 	F.Values.reserve(Count);
 	for (size_t Index = 2; Index < M.Args.size(); ++Index)
 	{
@@ -228,6 +250,7 @@ void FrameAssembler::HandleNames(const osc::Message& M, FeedResult& Result)
 	}
 	if (PendingNames_ != Names_)
 	{
+		PreviousCount_ = Names_.size();
 		Names_.swap(PendingNames_);
 		++NamesGeneration_;
 		Result.NamesChanged = true;

@@ -1,7 +1,7 @@
 // MEDTalk Live Link: turns decoded OSC datagrams of our wire protocol (version 1) into
 // complete frames: the curve-name list assembled from its chunks, and per-frame values checked
-// against it. Portable C++17, no Unreal types; one instance per receiving socket, used from
-// one thread.
+// against it. Portable C++17, no Unreal types; one instance per subject, used from one thread
+// (MedtalkSubjects.h routes a socket's messages to one assembler per subject).
 //
 // Protocol (sender: livelink_bridge/transports/osc_frames.py):
 //   /medtalk/<subject>/frame  i frame_number, d capture_time, f x N
@@ -29,6 +29,7 @@ struct Frame
 {
 	int32_t FrameNumber = 0;
 	double CaptureTime = 0.0;       // seconds, the sender's clock
+	uint64_t NamesGeneration = 0;   // the names list these values belong to (NamesGeneration())
 	std::vector<float> Values;      // one per name, same order as Names()
 };
 
@@ -39,7 +40,8 @@ struct FeedResult
 	bool NamesChanged = false;      // a names list completed and differs from the previous one
 	int Rejected = 0;               // our messages that failed a check (Error says why)
 	int Ignored = 0;                // messages for another subject or address
-	int WaitingForNames = 0;        // frames dropped because no names list is complete yet
+	int WaitingForNames = 0;        // frames dropped: no list yet, or sized for the list being assembled
+	int Stale = 0;                  // frames dropped: sized for the previous list (sent before a change)
 	std::string Error;              // the last rejection reason, empty if none
 };
 
@@ -48,8 +50,12 @@ class FrameAssembler
 public:
 	explicit FrameAssembler(const std::string& InSubject);
 
-	// Decodes one datagram and applies every message in it.
+	// Decodes one datagram and applies every message in it (messages for another subject are
+	// counted as ignored).
 	FeedResult Feed(const uint8_t* Data, size_t Size);
+
+	// Applies one decoded message; false if it is not addressed to this subject.
+	bool Apply(const osc::Message& M, FeedResult& Result);
 
 	const std::vector<std::string>& Names() const { return Names_; }
 	uint64_t NamesGeneration() const { return NamesGeneration_; }
@@ -67,6 +73,7 @@ private:
 	std::string FrameAddress_;
 	std::string NamesAddress_;
 	std::vector<std::string> Names_;
+	size_t PreviousCount_ = 0;      // length of the list Names_ replaced (to recognise stale frames)
 	uint64_t NamesGeneration_ = 0;
 	std::string LastIgnored_;
 
