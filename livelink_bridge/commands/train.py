@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted stage in --out and skip stages already finished there")
     parser.add_argument("--out", default=None,
                         help="output folder (default runs/<recipe>-<time>); existing stage outputs are never overwritten")
-    parser.add_argument("--data", default=None, help="dataset folder, overriding the recipe's data.root")
+    parser.add_argument("--data", default=None, nargs="+", metavar="DIR",
+                        help="dataset folder(s), overriding the recipe's data.root (and data.extra_roots: every "
+                             "folder after the first trains with it)")
     parser.add_argument("--init", default=None,
                         help="checkpoint folder to start from when --out holds no earlier stage")
     parser.add_argument("--encoder", default=None, choices=["mlp", "temporal"],
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.config)
     if args.data is not None:
-        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=args.data))
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, root=args.data[0],
+                                                                      extra_roots=tuple(args.data[1:])))
     if args.encoder is not None:
         recipe = dataclasses.replace(recipe, encoder=args.encoder)
     if args.future_frames is not None:

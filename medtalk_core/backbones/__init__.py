@@ -125,7 +125,7 @@ def build_backbones(cfg: BackboneConfig) -> Backbones:
 def _logmel(spec: BackboneSpec) -> Any:
     from .logmel import LogMel
 
-    check_options(spec, "audio_content", ("n_mels",))
+    check_options(spec, "audio_content", ("n_mels", "level_split"))
     return LogMel(**spec.options)
 
 

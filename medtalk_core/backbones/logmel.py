@@ -3,6 +3,12 @@
 25 ms Hann windows centred on each 60 fps frame, 512-point FFT, HTK-style mel filters from
 0 to 8 kHz. Values are log10 power squeezed to about [-1, 1] by a fixed affine map (no per-clip
 statistics, so a streaming window and the whole file give the same rows).
+
+With `level_split`, each row is the frame's spectral shape (its log-mel minus the frame's mean
+over the bands) plus one last column holding that mean, the frame's level. A change of gain
+then moves one column instead of all 80, so a model trained with level augmentation reads
+articulation from the shape of the spectrum and its mouth does not simply follow loudness.
+Still per frame: streaming and offline agree as before.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ class LogMel:
 
     name = "logmel"
 
-    def __init__(self, n_mels: int = 80) -> None:
-        self.dim = int(n_mels)
-        self._filters = mel_filters(self.dim)  # (n_mels, 257)
+    def __init__(self, n_mels: int = 80, level_split: bool = False) -> None:
+        self.level_split = bool(level_split)
+        self.dim = int(n_mels) + int(self.level_split)
+        self._filters = mel_filters(int(n_mels))  # (n_mels, 257)
         self._window = np.hanning(WIN).astype(np.float32)
 
     def features(self, audio_16k: np.ndarray) -> torch.Tensor:
@@ -52,4 +59,8 @@ class LogMel:
         power = np.abs(fft.rfft(frames, n=N_FFT, axis=-1)) ** 2  # (T, 257)
         mel = power @ self._filters.T  # (T, n_mels)
         logmel = np.maximum(np.log10(np.maximum(mel, 1e-10)), LOG_FLOOR)
-        return torch.from_numpy(((logmel + LOG_SHIFT) / LOG_SCALE).astype(np.float32))
+        scaled = (logmel + LOG_SHIFT) / LOG_SCALE  # (T, n_mels)
+        if self.level_split:
+            level = scaled.mean(axis=1, keepdims=True)  # (T, 1)
+            scaled = np.concatenate([scaled - level, level], axis=1)  # (T, n_mels + 1)
+        return torch.from_numpy(scaled.astype(np.float32))

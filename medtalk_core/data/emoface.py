@@ -21,7 +21,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -68,6 +68,7 @@ class ClipInfo:
     """What the scan learns of a clip without loading it."""
 
     name: str
+    root: Path  # the dataset folder the clip belongs to
     audio_path: Path
     rig_path: Path
     transcript_path: Path | None
@@ -143,8 +144,12 @@ class EmoFaceDataset:
     Loading is lazy; `cache=True` keeps loaded clips in memory (training reads them every epoch).
     """
 
-    def __init__(self, root: str | Path, split: str | None = None, cache: bool = True) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path | Sequence[str | Path], split: str | None = None, cache: bool = True) -> None:
+        # Several folders train as one set (synthetic plus pseudo-labelled real speech); `root` is the first.
+        self.roots = [Path(r) for r in ([root] if isinstance(root, (str, Path)) else root)]
+        if not self.roots:
+            raise DatasetError("no dataset folder given")
+        self.root = self.roots[0]
         self.split = split
         self.cache = cache
         self.skipped: list[tuple[str, str]] = []  # (name, reason) of every clip left out
@@ -157,37 +162,47 @@ class EmoFaceDataset:
             self._by_emotion[info.emotion].append(index)
 
     def _scan(self) -> list[ClipInfo]:
-        wav_dir = self.root / "WAV"
+        clips = [info for root in self.roots for info in self._scan_root(root)]
+        if not clips:
+            where = ", ".join(map(str, self.roots))
+            raise DatasetError(f"{where}: no clips in split {self.split!r}" if self.split is not None
+                               else f"{where}: no usable clips")
+        names = [info.name for info in clips]
+        if len(set(names)) != len(names):
+            raise DatasetError(f"clip names repeat across {', '.join(map(str, self.roots))}: each must be unique")
+        return clips
+
+    def _scan_root(self, root: Path) -> list[ClipInfo]:
+        wav_dir = root / "WAV"
         if not wav_dir.is_dir():
-            raise DatasetError(f"{self.root} is not an EmoFace-layout dataset: no WAV/ folder")
-        rig_dirs = [self.root / d for d in RIG_FOLDERS if (self.root / d).is_dir()]
+            raise DatasetError(f"{root} is not an EmoFace-layout dataset: no WAV/ folder")
+        rig_dirs = [root / d for d in RIG_FOLDERS if (root / d).is_dir()]
         if not rig_dirs:
-            raise DatasetError(f"{self.root} has no rig folder ({' or '.join(RIG_FOLDERS)})")
-        manifest = _read_manifest(self.root)
+            raise DatasetError(f"{root} has no rig folder ({' or '.join(RIG_FOLDERS)})")
+        manifest = _read_manifest(root)
         if self.split is not None and not manifest:
-            logger.warning("%s has no manifest.csv: split %r cannot be selected, using every clip", self.root, self.split)
+            logger.warning("%s has no manifest.csv: split %r cannot be selected, using every clip", root, self.split)
         clips = []
+        skipped_before = len(self.skipped)
         for audio_path in sorted(p for p in wav_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
             name = audio_path.stem
             row = manifest.get(name, {})
             if self.split is not None and manifest and row.get("split") != self.split:
                 continue
-            info = self._scan_clip(name, audio_path, rig_dirs, row)
+            info = self._scan_clip(root, name, audio_path, rig_dirs, row)
             if info is not None:
                 clips.append(info)
-        if self.skipped:
-            logger.warning("%s: skipped %d clip(s) of %d", self.root, len(self.skipped), len(clips) + len(self.skipped))
-        if self.split is not None and manifest and not clips:
-            raise DatasetError(f"{self.root}: no clips in split {self.split!r}")
-        if not clips:
-            raise DatasetError(f"{self.root}: no usable clips")
+        skipped = len(self.skipped) - skipped_before
+        if skipped:
+            logger.warning("%s: skipped %d clip(s) of %d", root, skipped, len(clips) + skipped)
         return clips
 
     def _skip(self, name: str, reason: str) -> None:
         logger.warning("skipping clip %s: %s", name, reason)
         self.skipped.append((name, reason))
 
-    def _scan_clip(self, name: str, audio_path: Path, rig_dirs: list[Path], row: dict[str, str]) -> ClipInfo | None:
+    def _scan_clip(self, root: Path, name: str, audio_path: Path, rig_dirs: list[Path],
+                   row: dict[str, str]) -> ClipInfo | None:
         rig_path = next((d / f"{name}.txt" for d in rig_dirs if (d / f"{name}.txt").is_file()), None)
         if rig_path is None:
             self._skip(name, "no rig file")
@@ -209,10 +224,11 @@ class EmoFaceDataset:
         if min(audio_frames, rig_frames) == 0:
             self._skip(name, "empty clip")
             return None
-        transcript_path = self.root / "TXT" / f"{name}.txt"
+        transcript_path = root / "TXT" / f"{name}.txt"
         key = content_key(name)
         return ClipInfo(
             name=name,
+            root=root,
             audio_path=audio_path,
             rig_path=rig_path,
             transcript_path=transcript_path if transcript_path.is_file() else None,

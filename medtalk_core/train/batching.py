@@ -24,10 +24,19 @@ class ClipFeatures:
     emotion_audio: torch.Tensor  # (T, De) audio emotion features
     text: torch.Tensor  # (L, Dt) transcript token features
     emotion: int  # label id 0..6
+    augmented: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()  # (content, emotion_audio) of noisy renditions
 
     @property
     def num_frames(self) -> int:
         return int(self.rig.shape[0])
+
+
+def pick_rendition(clip: ClipFeatures, clean_share: float, rng: random.Random) -> ClipFeatures:
+    """The clip as one epoch of an audio stage sees it: clean, or one of its augmented renditions."""
+    if not clip.augmented or rng.random() < clean_share:
+        return clip
+    content, emotion_audio = clip.augmented[rng.randrange(len(clip.augmented))]
+    return ClipFeatures(clip.name, clip.rig, content, emotion_audio, clip.text, clip.emotion)
 
 
 @dataclass

@@ -8,17 +8,20 @@ settings), so ablation runs and a resumed run reuse the same files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from ..backbones import BackboneConfig, Backbones
 from ..data.emoface import Clip, EmoFaceDataset
+from .augment import AugmentConfig, augment, rng_for
 from .batching import ClipFeatures
 
 logger = logging.getLogger(__name__)
@@ -66,10 +69,10 @@ class FeatureCache:
 
     def get(self, dataset: EmoFaceDataset, index: int) -> ClipFeatures:
         info = dataset.clips[index]
-        key = (str(dataset.root), info.name)
+        key = (str(info.root), info.name)
         if key in self._memory:
             return self._memory[key]
-        path = self._path(dataset.root, info.name)
+        path = self._path(info.root, info.name)
         if path is not None and path.is_file():
             t = load_file(str(path))
             feats = ClipFeatures(info.name, t["rig"], t["content"], t["emotion_audio"], t["text"], int(t["emotion"].item()))
@@ -80,6 +83,36 @@ class FeatureCache:
                 save_file({"rig": feats.rig, "content": feats.content, "emotion_audio": feats.emotion_audio,
                            "text": feats.text, "emotion": torch.tensor([feats.emotion])}, str(path))
         self._memory[key] = feats
+        return feats
+
+    def augmented(self, dataset: EmoFaceDataset, index: int, cfg: AugmentConfig, seed: int,
+                  pool: list[np.ndarray]) -> ClipFeatures:
+        """The clip's features with `cfg.copies` augmented audio renditions attached (cached like
+        the clean ones, under a key that includes the augmentation settings)."""
+        clean = self.get(dataset, index)
+        if cfg.copies == 0:
+            return clean
+        info = dataset.clips[index]
+        tag = hashlib.sha1(json.dumps([asdict(cfg), seed], sort_keys=True).encode()).hexdigest()[:8]
+        path = self._path(info.root, f"{info.name}.aug{tag}")
+        if path is not None and path.is_file():
+            t = load_file(str(path))
+            variants = tuple((t[f"content{k}"], t[f"emotion_audio{k}"]) for k in range(cfg.copies))
+        else:
+            audio = dataset[index].audio
+            frames = clean.num_frames
+            out = []
+            for k in range(cfg.copies):
+                noisy = augment(audio, cfg, rng_for(seed, info.name, k), pool)
+                out.append((self.backbones.audio_content.features(noisy)[:frames].float().contiguous(),
+                            self.backbones.audio_emotion.features(noisy)[:frames].float().contiguous()))
+            variants = tuple(out)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_file({f"{name}{k}": v[j] for k, v in enumerate(variants)
+                           for j, name in enumerate(("content", "emotion_audio"))}, str(path))
+        feats = dataclasses.replace(clean, augmented=variants)
+        self._memory[(str(info.root), info.name)] = feats
         return feats
 
     def all(self, dataset: EmoFaceDataset, progress=None) -> list[ClipFeatures]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..backbones import BackboneConfig
 from ..config import load_config
 from ..errors import ConfigError
+from .augment import AugmentConfig
 
 STAGES: tuple[str, ...] = ("cross_recon", "acm", "fim", "guidance")
 # The order the cross-reconstruction stage runs its phases in (paper Sec. "Disentanglement").
@@ -56,9 +57,15 @@ class GuidanceStageConfig:
 @dataclass(frozen=True)
 class DataConfig:
     root: str = ""  # EmoFace-layout folder (WAV/, CTR/ or VALID_CTR/, TXT/, manifest.csv)
+    extra_roots: tuple[str, ...] = ()  # more such folders trained with it (e.g. pseudo-labelled real speech)
     train_split: str | None = "train"  # manifest split to train on (None: every clip)
     val_split: str | None = "val"  # manifest split for the per-epoch validation loss (None: no validation)
     max_frames: int = 240  # longest training window in frames; longer clips are cropped at random
+
+
+    @property
+    def roots(self) -> list[str]:
+        return [self.root, *self.extra_roots]
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class TrainRecipe:
     acm: StageConfig = field(default_factory=StageConfig)
     fim: StageConfig = field(default_factory=StageConfig)
     guidance: GuidanceStageConfig = field(default_factory=GuidanceStageConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # noisy renditions for ACM / FIM
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -25,6 +25,7 @@ from ..backbones import Backbones, build_backbone
 from ..data.emoface import EmoFaceDataset
 from ..errors import MedtalkError
 from ..model import MEDTalk, load_model_config
+from .batching import ClipFeatures
 from .features import FeatureCache
 from .guidance_data import build_triples
 from .losses import Variant
@@ -111,14 +112,16 @@ def load_data(recipe: TrainRecipe, backbones: Backbones, cache_dir: Path | None,
     """Scan the dataset, compute (or read cached) backbone features, and guidance triples if needed."""
     if not recipe.data.root:
         raise MedtalkError("the recipe names no dataset: set data.root or pass --data")
-    train_set = EmoFaceDataset(recipe.data.root, split=recipe.data.train_split)
+    train_set = EmoFaceDataset(recipe.data.roots, split=recipe.data.train_split)
     cache = FeatureCache(backbones, recipe.backbones, cache_dir)
     t0 = time.perf_counter()
     train = cache.all(train_set)
+    if recipe.augment.copies > 0:
+        train = augmented_features(cache, train_set, recipe)
     val = []
     if recipe.data.val_split is not None:
         try:
-            val = cache.all(EmoFaceDataset(recipe.data.root, split=recipe.data.val_split))
+            val = cache.all(EmoFaceDataset(recipe.data.roots, split=recipe.data.val_split))
         except MedtalkError as exc:  # no such split: train without validation rather than fail
             logger.warning("no validation set (%s)", exc)
     logger.info("features of %d training and %d validation clips in %.1f s (%s)", len(train), len(val),
@@ -129,6 +132,17 @@ def load_data(recipe: TrainRecipe, backbones: Backbones, cache_dir: Path | None,
         data.guidance = build_triples(train, backbones.guidance, size, recipe.seed)
         data.val_guidance = build_triples(val, backbones.guidance, size, recipe.seed) if val else None
     return data
+
+
+def augmented_features(cache: FeatureCache, dataset: EmoFaceDataset, recipe: TrainRecipe) -> list[ClipFeatures]:
+    """Every training clip with its augmented renditions; babble is drawn from other training clips."""
+    rng = random.Random(recipe.seed)
+    pool = [dataset[i].audio for i in sorted(rng.sample(range(len(dataset)), min(40, len(dataset))))]
+    t0 = time.perf_counter()
+    out = [cache.augmented(dataset, i, recipe.augment, recipe.seed, pool) for i in range(len(dataset))]
+    logger.info("%d augmented renditions of %d clips in %.1f s", recipe.augment.copies * len(out), len(out),
+                time.perf_counter() - t0)
+    return out
 
 
 def guidance_available(recipe: TrainRecipe) -> bool:

@@ -31,7 +31,7 @@ from ..config import to_mapping
 from ..errors import MedtalkError
 from ..model import MEDTalk, set_trainable
 from ..data.emoface import EmoFaceDataset
-from .batching import Batch, ClipFeatures, collate, crop_group
+from .batching import Batch, ClipFeatures, collate, crop_group, pick_rendition
 from .guidance_data import GuidanceFeatures
 from .history import EpochRecord, LossHistory
 from .losses import (Variant, acm_loss, cycle_exchange, end_to_end_loss, fim_loss, frozen_targets, guided_loss,
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 # Modules the end-to-end ablation trains: the whole audio -> rig path, decoder included.
 END_TO_END_MODULES = ("content_frontend", "audio_content_map", "emotion_frontend", "text_frontend",
                       "fusion_predictor", "emotion_embedding", "semantic_emotion_map", "audio_intensity", "decoder")
+AUDIO_STAGES = ("acm", "fim", "end_to_end")  # stages that read audio features (augmented when configured)
 _PAIR_KIND = {"overlap_emotion": "same_emotion", "overlap_content": "same_content", "cycle": "arbitrary"}
 
 
@@ -126,6 +127,12 @@ class Trainer:
             raise MedtalkError(f"phase {phase}: the training set has no {_PAIR_KIND[phase]} pairs "
                                f"(it needs the same sentence in several emotions, or several sentences per emotion)")
         return pairs[:n]  # an epoch of pairs costs about as much as an epoch of clips
+
+    def _epoch_clips(self, stage: str, rng: random.Random) -> list[ClipFeatures]:
+        """The training clips one epoch sees: the audio stages draw clean or augmented audio per clip."""
+        if stage not in AUDIO_STAGES:
+            return self.data.train
+        return [pick_rendition(c, self.recipe.augment.clean_share, rng) for c in self.data.train]
 
     def batches_per_epoch(self, phase: str) -> int:
         n = len(self._groups(phase, random.Random(0)))
@@ -216,7 +223,8 @@ class Trainer:
                     t0 = time.perf_counter()
                     rng = random.Random(zlib.crc32(f"{self.recipe.seed}/{stage}/{epoch}".encode()))  # same on resume
                     total, count = 0.0, 0
-                    for members, indices in self._make_batches(self._groups(phase, rng), self.data.train, rng):
+                    for members, indices in self._make_batches(self._groups(phase, rng),
+                                                               self._epoch_clips(stage, rng), rng):
                         loss = self.loss(stage, phase, members, indices)
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
