@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
 from medtalk_core.audio import num_frames
@@ -64,7 +65,7 @@ class BakeOptions:
     fps: float = 60.0  # output frame rate; other than 60 resamples the curves linearly in time
     force: bool = False  # rewrite outputs that already exist
     batch_size: int = 0  # clips (or windows) per model call; 0 = 16 on CPU, 32 on CUDA
-    curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
+    curves: CurveSet = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
     transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.osc_frames import OscFrameTransport, board_curve_names
+from livelink_bridge.transports.osc_frames import OscFrameTransport
+from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.expressions import board_to_expressions, expression_names
 
 REPO = Path(__file__).resolve().parents[1]
