@@ -25,14 +25,11 @@ from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
-from medtalk_core.audio import num_frames
+from medtalk_core.audio import AUDIO_SUFFIXES, num_frames
 
 from .writers import OutputSet, parse_formats
 
 logger = logging.getLogger(__name__)
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-
 
 @dataclasses.dataclass(frozen=True)
 class GuidanceChoice:

@@ -128,6 +128,7 @@ class JsonWriter(Writer):
 
 
 WRITERS: dict[str, type[Writer]] = {w.extension: w for w in (CsvWriter, JsonWriter, TxtWriter)}
+TAKE_SUFFIXES = tuple(f".{name}" for name in WRITERS)  # the files read_rig_file reads back
 
 
 class OutputSet:
@@ -224,7 +225,7 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, f
             return frames, float(txt_fps)
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
-    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use .csv, .json or .txt")
+    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
 
 
 class FpsResampler:

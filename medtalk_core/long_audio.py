@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from math import gcd
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from . import rig
-from .audio import FPS, SAMPLE_RATE, num_frames, resample, to_mono
+from .audio import (FPS, FRAME_QUANTUM as _FRAME_QUANTUM, QUANTUM_SAMPLES as _QUANTUM_SAMPLES, SAMPLE_RATE,
+                    audio_header, num_frames, rate_ratio, read_native, resample, to_mono)
 from .errors import AudioLoadError
 
 logger = logging.getLogger(__name__)
 
-_FRAME_QUANTUM = 3  # frames per whole number of samples: 3 frames = 800 samples
-_QUANTUM_SAMPLES = _FRAME_QUANTUM * SAMPLE_RATE // FPS
 SILENCE_PEAK = 1e-4  # about -80 dBFS: a file that never gets louder holds nothing to animate
 
 
@@ -79,21 +77,11 @@ class AudioFileReader:
     """Random access to a file as mono 16 kHz audio, one window at a time."""
 
     def __init__(self, path: str | Path, margin_s: float = 0.1) -> None:
-        import soundfile as sf
-
         self.path = Path(path)
-        if not self.path.is_file():
-            raise AudioLoadError(f"audio file not found: {self.path}")
-        try:
-            info = sf.info(str(self.path))
-        except Exception as exc:  # libsndfile raises several types for corrupt or foreign files
-            raise AudioLoadError(f"cannot read audio file {self.path}: {exc}") from None
-        self.rate = int(info.samplerate)
-        self.native_samples = int(info.frames)
+        self.rate, self.native_samples = audio_header(self.path)
         if self.native_samples <= 0:
             raise AudioLoadError(f"audio file {self.path} holds no samples")
-        common = gcd(self.rate, SAMPLE_RATE)
-        self._up, self._down = SAMPLE_RATE // common, self.rate // common
+        self._up, self._down = rate_ratio(self.rate)
         # resample_poly gives ceil(n * up / down) samples; so does this reader, window by window.
         self.num_samples = -(-self.native_samples * self._up // self._down)
         self._margin = int(margin_s * SAMPLE_RATE)
@@ -105,17 +93,11 @@ class AudioFileReader:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """16 kHz samples [start, stop) -> (stop - start,) float32 (clipped at the file's end)."""
-        import soundfile as sf
-
         stop = min(stop, self.num_samples)
         # Native start on a multiple of `down` so that it maps to a whole 16 kHz sample index.
         native_start = max(0, (start - self._margin) // self._up) * self._down
         native_stop = min(self.native_samples, -(-(stop + self._margin) * self._down // self._up))
-        try:
-            data, _ = sf.read(str(self.path), start=native_start, stop=native_stop, dtype="float32",
-                              always_2d=True)
-        except Exception as exc:  # a file can be corrupt past its header
-            raise AudioLoadError(f"cannot read audio file {self.path}: {exc}") from None
+        data, _ = read_native(self.path, native_start, native_stop)
         audio = resample(to_mono(data), self.rate)  # (n,) at 16 kHz
         offset = native_start // self._down * self._up
         out = audio[start - offset: stop - offset]

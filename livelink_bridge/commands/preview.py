@@ -10,10 +10,6 @@ from medtalk_core.errors import MedtalkError
 NAME = "preview"
 HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-TAKE_SUFFIXES = (".csv", ".json", ".txt")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT",
                         help="a baked take (.csv, .json, .txt at 60 fps) or audio (.wav, .flac, .ogg) to animate first")
@@ -31,11 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtalk_core.audio import load_audio
+    from medtalk_core.audio import AUDIO_SUFFIXES, load_audio
     from medtalk_core.long_audio import AudioFileReader, animate_file
 
     from ..preview import PreviewOptions, Take, render
-    from ..writers import read_rig_file
+    from ..writers import TAKE_SUFFIXES, read_rig_file
 
     source = Path(args.input)
     suffix = source.suffix.lower()
