@@ -25,7 +25,7 @@ from .backbones import Backbones, BackboneConfig, build_backbones
 from .backbones.base import Transcriber
 from .backbones.lexicon import EmotionLexicon
 from .errors import ConfigError, MedtalkError
-from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
+from .guidance import GuidanceSpec, strength_of, unit, with_strength
 from .rig import EMOTIONS, clamp, emotion_id
 
 logger = logging.getLogger(__name__)
@@ -148,11 +148,6 @@ class Animator:
             image = str(spec.image) if isinstance(spec.image, Path) else spec.image
             feats = backbone.encode_image([image]).to(self.device)  # (1, clip_dim)
             return with_strength(self.model.guidance_from_clip_image(feats)[0], total)
-
-    @staticmethod
-    def mix(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
-        """Continuous blend of two guidance features, w in [0, 1] (or (T,) per frame)."""
-        return _mix(a, b, w)
 
     def _resolve(self, guidance: Guidance, frames: int) -> torch.Tensor:
         """Any accepted guidance -> (D,) or (T, D) on the device."""

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Protocol, Sequence
 import numpy as np
 
 from . import rig
+from .crossfade import crossfade, ramp
 from .audio import (FPS, FRAME_QUANTUM as _FRAME_QUANTUM, QUANTUM_SAMPLES as _QUANTUM_SAMPLES, SAMPLE_RATE,
                     audio_header, num_frames, rate_ratio, read_native, resample, to_mono)
 from .errors import AudioLoadError
@@ -132,8 +133,8 @@ class Stitcher:
             raise ValueError(f"window {window} needs {(window.stop - window.start, rig.NUM_CONTROLS)} frames, "
                              f"got {frames.shape}")
         overlap = self._pending.shape[0]
-        ramp = (np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1))[:, None]  # (L, 1) towards new
-        head = self._pending * (1.0 - ramp) + frames[:overlap] * ramp  # (L, 174)
+        weight = ramp(np.arange(overlap), overlap)[:, None]  # (L, 1) towards the new window
+        head = crossfade(self._pending, frames[:overlap], weight)  # (L, 174)
         self._k += 1
         if self._k < len(self._windows):
             keep_from = self._windows[self._k].start - window.start

@@ -101,7 +101,7 @@ def test_strength(animator: Animator) -> None:
 
 def test_mix_is_continuous(animator: Animator) -> None:
     a, b = animator.guidance("angry"), animator.guidance("happy", 0.6)
-    assert torch.allclose(mix(a, b, 0.0), a, atol=1e-6) and torch.allclose(animator.mix(a, b, 1.0), b, atol=1e-6)
+    assert torch.allclose(mix(a, b, 0.0), a, atol=1e-6) and torch.allclose(mix(a, b, 1.0), b, atol=1e-6)
     ws = torch.linspace(0, 1, 201)
     path = mix(a, b, ws)  # (201, D), per-frame ramp
     steps = (path[1:] - path[:-1]).norm(dim=-1)
