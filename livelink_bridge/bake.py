@@ -24,6 +24,7 @@ import numpy as np
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
+from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
 from medtalk_core.audio import AUDIO_SUFFIXES, num_frames
 
@@ -158,7 +159,7 @@ def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
 class GuidanceCache:
     """Guidance features from the animator, computed once per distinct choice."""
 
-    def __init__(self, animator: Any) -> None:
+    def __init__(self, animator: GuidanceEncoder) -> None:
         self._animator = animator
         self._features: dict[GuidanceChoice, Any] = {}
 
@@ -182,12 +183,12 @@ class GuidanceCache:
 class Baker:
     """Runs bake jobs through one animator and writes their outputs."""
 
-    def __init__(self, animator: Any, options: BakeOptions) -> None:
+    def __init__(self, animator: BakeAnimator, options: BakeOptions) -> None:
         self.animator = animator
         self.options = options
         self.guidance = GuidanceCache(animator)
         self.formats = parse_formats(",".join(options.formats))
-        batch = options.batch_size or (32 if str(getattr(animator, "device", "cpu")).startswith("cuda") else 16)
+        batch = options.batch_size or (32 if str(animator.device).startswith("cuda") else 16)
         self.window = dataclasses.replace(options.window, batch_size=batch)
         self._transcript = None if options.transcribe else ""  # "" = audio-only intensity head
 
@@ -295,7 +296,7 @@ class Baker:
             on_progress(job, job.reader.duration_s if job.reader else 0.0)
 
 
-def bake(animator: Any, inputs: Iterable[str | Path], out_dir: str | Path, options: BakeOptions,
+def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Path, options: BakeOptions,
          default: GuidanceChoice = NEUTRAL, manifest: str | Path | None = None,
          show_progress: bool = False) -> BakeReport:
     """Bake every audio file under `inputs` into `out_dir`; see the module docstring."""

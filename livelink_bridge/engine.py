@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames, samples_for_frames
+from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames, rms, samples_for_frames
 from medtalk_core.crossfade import crossfade, ramp
 from medtalk_core.guidance import mix
+from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
 from .daemon_config import EngineConfig
@@ -56,7 +57,7 @@ def _ms_to_frames(ms: float) -> int:
 class StreamingEngine:
     """Sliding-window MEDTalk over a live audio stream. See the module docstring."""
 
-    def __init__(self, animator: Any, cfg: EngineConfig, guidance: Any = "neutral",
+    def __init__(self, animator: ClipAnimator, cfg: EngineConfig, guidance: Any = "neutral",
                  catch_up: bool = False) -> None:
         """`animator`: a `medtalk_core.inference.Animator`; `guidance`: a label, GuidanceSpec or
         feature (D,) to start with; `catch_up`: when several hops are pending (inference fell
@@ -248,9 +249,8 @@ class StreamingEngine:
             if p_first <= f < p_first + p_pred.shape[0]:
                 values = crossfade(p_pred[f - p_first], new, ramp(k, self.crossfade))
         a, b = frame_samples(f), frame_samples(f + 1)
-        seg = self._read(a, b)
-        rms = float(np.sqrt(np.mean(seg * seg))) if seg.size else 0.0
-        values = self._idle.apply(np.asarray(values, dtype=np.float32), f, rms < self.cfg.idle.silence_rms)
+        silent = rms(self._read(a, b)) < self.cfg.idle.silence_rms
+        values = self._idle.apply(np.asarray(values, dtype=np.float32), f, silent)
         return RigFrame(index=f, capture_time=self._capture_time(a), values=clamp(values))
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from medtalk_core.audio import SAMPLE_RATE, load_audio, polyphase_filter, rate_ratio, to_mono
+from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, polyphase_filter, rate_ratio, rms, to_mono
 from medtalk_core.errors import MedtalkError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ class AudioSource(Protocol):
     level_db: float  # RMS level of the latest chunk, dB full scale
     overflows: int  # input blocks lost (mic queue full or driver overflow)
 
+    @property
+    def end_frame(self) -> int | None:
+        """Rig frames the source holds in all; None for one that never ends (mic, looping file)."""
+        ...
+
     def start(self) -> None: ...
 
     def read(self, timeout: float) -> list[AudioChunk]: ...
@@ -53,8 +58,7 @@ class AudioSource(Protocol):
 
 
 def level_db(samples: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
-    return 20.0 * math.log10(max(rms, 1e-6))
+    return 20.0 * math.log10(max(rms(samples), 1e-6))
 
 
 class StreamResampler:
@@ -200,6 +204,10 @@ class MicSource:
         self.reopens = 0
         self.level_db = -120.0
 
+    @property
+    def end_frame(self) -> int | None:
+        return None  # a microphone never ends
+
     # --- lifecycle ---
     def start(self) -> None:
         """Open the device; a device that cannot be opened at start is the user's to fix."""
@@ -336,6 +344,10 @@ class FileSource:
     @property
     def duration_s(self) -> float:
         return self.audio.shape[0] / SAMPLE_RATE
+
+    @property
+    def end_frame(self) -> int | None:
+        return None if self.loop else num_frames(self.audio.shape[0])
 
     def start(self) -> None:
         self._t0 = self._clock()

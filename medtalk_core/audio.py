@@ -46,6 +46,12 @@ def samples_for_frames(frames: int) -> int:
     return -(-frames * SAMPLE_RATE // FPS)
 
 
+def rms(samples: np.ndarray) -> float:
+    """Root mean square of a block (0.0 for an empty one), full scale 1.0, summed in float64."""
+    samples = np.asarray(samples)
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """(n,) or (n, channels) -> (n,) float32, channels averaged."""
     audio = np.asarray(audio, dtype=np.float32)

@@ -253,9 +253,10 @@ class Animator:
         rig = rig.float().cpu().numpy()
         return [rig[i, :t] for i, t in enumerate(lengths)]
 
-    def warmup(self) -> None:
-        """Load lazy weights and run every path once, so the first real chunk is not slow."""
-        silence = np.zeros(SAMPLE_RATE // 2, np.float32)
+    def warmup(self, seconds: float = 0.5) -> None:
+        """Load lazy weights and run every path once on `seconds` of silence (a caller's own clip
+        length, e.g. the live engine's window), so the first real chunk is not slow."""
+        silence = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
         if self.transcriber is not None:
             self.transcriber.transcribe(silence)
         self.animate(silence, "neutral", transcript="a")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .crossfade import crossfade, ramp
 from .audio import (FPS, FRAME_QUANTUM as _FRAME_QUANTUM, QUANTUM_SAMPLES as _QUANTUM_SAMPLES, SAMPLE_RATE,
                     audio_header, num_frames, rate_ratio, read_native, resample, to_mono)
 from .errors import AudioLoadError
+from .protocols import BatchAnimator
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +108,6 @@ class AudioFileReader:
         if out.size:
             self.peak = max(self.peak, float(np.abs(out).max()))
         return out
-
-
-class BatchAnimator(Protocol):
-    def animate_batch(self, audios: Sequence[np.ndarray], guidances: Sequence[Any],
-                      transcripts: Sequence[str | None] | None = None) -> list[np.ndarray]: ...
 
 
 class Stitcher:
