@@ -95,37 +95,13 @@ def open_clip_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 @pytest.fixture(scope="module")
 def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny Whisper (English-only vocabulary) converted to CTranslate2, as faster-whisper loads."""
-    ctranslate2 = pytest.importorskip("ctranslate2")
+    pytest.importorskip("ctranslate2")
     pytest.importorskip("faster_whisper")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from medtalk_core.backbones.pretrained.random_whisper import build_random_whisper
 
-    special = ["<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-               "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]  # timestamps follow the last one
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["hello world the quick brown fox jumps over the lazy dog"] * 10, trainer)
-    tok.add_special_tokens(special)
-    hf = tmp_path_factory.mktemp("whisper_hf")
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(hf)
-    eot, sot = tok.token_to_id("<|endoftext|>"), tok.token_to_id("<|startoftranscript|>")
     torch.manual_seed(0)
-    cfg = transformers.WhisperConfig(
-        vocab_size=tok.get_vocab_size() + 1501, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-        begin_suppress_tokens=[eot])
-    model = transformers.WhisperForConditionalGeneration(cfg)
-    model.generation_config = transformers.GenerationConfig(
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-        no_timestamps_token_id=tok.token_to_id("<|notimestamps|>"), begin_suppress_tokens=[eot], max_length=448)
-    model.save_pretrained(hf)
-    (hf / "preprocessor_config.json").write_text(json.dumps(
-        {"feature_size": 80, "sampling_rate": 16000, "hop_length": 160, "chunk_length": 30, "n_fft": 400}))
-    out = tmp_path_factory.mktemp("whisper_ct2") / "model"
-    ctranslate2.converters.TransformersConverter(
-        str(hf), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(str(out))
+    _, out = build_random_whisper(tmp_path_factory.mktemp("whisper"),
+                                  "hello world the quick brown fox jumps over the lazy dog")
     return out
 
 
