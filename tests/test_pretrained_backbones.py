@@ -34,22 +34,29 @@ def face_image(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (40, 48, 3), dtype=np.uint8)
 
 
+def _model_folder(factory: pytest.TempPathFactory, name: str, words: bool = False) -> Path:
+    """A new folder for a random tiny model, torch seeded so every run builds the same weights;
+    `words`: with a BERT tokenizer whose vocabulary is WORDS (BERT's and CLIP's text side)."""
+    torch.manual_seed(0)
+    path = factory.mktemp(name)
+    if words:
+        (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+        transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
+    path = _model_folder(tmp_path_factory, "wav2vec2")
     cfg = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                       conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-    path = tmp_path_factory.mktemp("wav2vec2")
     transformers.Wav2Vec2Model(cfg).save_pretrained(path)
     return path
 
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("bert")
-    (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    path = _model_folder(tmp_path_factory, "bert", words=True)
     cfg = transformers.BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                   intermediate_size=64, max_position_embeddings=64)
     transformers.BertModel(cfg).save_pretrained(path)
@@ -58,10 +65,7 @@ def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hf_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("hf_clip")
-    (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    path = _model_folder(tmp_path_factory, "hf_clip", words=True)
     transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(path)
     cfg = transformers.CLIPConfig(
         text_config=dict(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
