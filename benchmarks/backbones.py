@@ -13,7 +13,6 @@ decoding at --whisper-tokens tokens (about what a few seconds of speech produce)
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -98,40 +97,12 @@ def bench_emotion2vec(root: Path, size: str, audio: np.ndarray, repeats: int) ->
 
 
 def bench_whisper(root: Path, size: str, audio: np.ndarray, repeats: int, max_tokens: int) -> tuple[str, float]:
-    import ctranslate2
     import faster_whisper
-    import transformers
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    special = ["<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-               "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator([SENTENCE] * 10, trainers.BpeTrainer(
-        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok.add_special_tokens(special)
-    hf = root / "whisper_hf"
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(hf)
-    eot, sot = tok.token_to_id("<|endoftext|>"), tok.token_to_id("<|startoftranscript|>")
-    dims = dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8,
-                encoder_ffn_dim=2048, decoder_ffn_dim=2048) if size == "full" else dict(
-        d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=128, decoder_ffn_dim=128)
-    # Whisper base's real vocabulary is 51865 tokens; ours is small, which only shrinks the output layer
-    cfg = transformers.WhisperConfig(vocab_size=tok.get_vocab_size() + 1501, num_mel_bins=80, decoder_start_token_id=sot,
-                                     eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-                                     begin_suppress_tokens=[eot], **dims)
-    model = transformers.WhisperForConditionalGeneration(cfg)
-    model.generation_config = transformers.GenerationConfig(
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-        no_timestamps_token_id=tok.token_to_id("<|notimestamps|>"), begin_suppress_tokens=[eot], max_length=448)
-    model.save_pretrained(hf)
-    (hf / "preprocessor_config.json").write_text(json.dumps(
-        {"feature_size": 80, "sampling_rate": 16000, "hop_length": 160, "chunk_length": 30, "n_fft": 400}))
-    ctranslate2.converters.TransformersConverter(
-        str(hf), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(str(root / "whisper_ct2"))
-    asr = faster_whisper.WhisperModel(str(root / "whisper_ct2"), device="cpu", compute_type="int8",
+    from medtalk_core.backbones.pretrained.random_whisper import build_random_whisper
+
+    model, ct2 = build_random_whisper(root, SENTENCE, "base" if size == "full" else "tiny")
+    asr = faster_whisper.WhisperModel(str(ct2), device="cpu", compute_type="int8",
                                       cpu_threads=torch.get_num_threads(), local_files_only=True)
 
     def run() -> None:  # the adapter's call, with decoding capped (see module docstring)

@@ -11,6 +11,7 @@ import numpy as np
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.transports.osc_frames import OscFrameTransport
 from medtalk_core import rig
+from medtalk_core.curve_sets import CURVE_SETS
 
 N = 2000
 
@@ -24,7 +25,7 @@ def main() -> None:
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     port = sink.getsockname()[1]
     print(f"{'curve set':<12} {'curves':>6} {'bytes/frame':>11} {'encode us':>10} {'send us':>8} {'names pkts':>10}")
-    for curve_set in ("board", "expressions"):
+    for curve_set in CURVE_SETS:
         with OscFrameTransport("127.0.0.1", port, curve_set=curve_set) as tx:
             tx.open()
             size = len(tx.encode_frame(frames[0]))

@@ -22,16 +22,15 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
+from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
-from medtalk_core.audio import num_frames
+from medtalk_core.audio import AUDIO_SUFFIXES, num_frames
 
 from .writers import OutputSet, parse_formats
 
 logger = logging.getLogger(__name__)
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-
 
 @dataclasses.dataclass(frozen=True)
 class GuidanceChoice:
@@ -64,7 +63,7 @@ class BakeOptions:
     fps: float = 60.0  # output frame rate; other than 60 resamples the curves linearly in time
     force: bool = False  # rewrite outputs that already exist
     batch_size: int = 0  # clips (or windows) per model call; 0 = 16 on CPU, 32 on CUDA
-    curves: str = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
+    curves: CurveSet = "board"  # "board" (174 controls) or "expressions" (CTRL_expressions_* curves)
     face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4"
     transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
@@ -161,7 +160,7 @@ def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
 class GuidanceCache:
     """Guidance features from the animator, computed once per distinct choice."""
 
-    def __init__(self, animator: Any) -> None:
+    def __init__(self, animator: GuidanceEncoder) -> None:
         self._animator = animator
         self._features: dict[GuidanceChoice, tuple[Any, str]] = {}  # choice -> (feature, path)
 
@@ -193,12 +192,12 @@ class GuidanceCache:
 class Baker:
     """Runs bake jobs through one animator and writes their outputs."""
 
-    def __init__(self, animator: Any, options: BakeOptions) -> None:
+    def __init__(self, animator: BakeAnimator, options: BakeOptions) -> None:
         self.animator = animator
         self.options = options
         self.guidance = GuidanceCache(animator)
         self.formats = parse_formats(",".join(options.formats))
-        batch = options.batch_size or (32 if str(getattr(animator, "device", "cpu")).startswith("cuda") else 16)
+        batch = options.batch_size or (32 if str(animator.device).startswith("cuda") else 16)
         self.window = dataclasses.replace(options.window, batch_size=batch)
         self._transcript = None if options.transcribe else ""  # "" = audio-only intensity head
 
@@ -308,7 +307,7 @@ class Baker:
             on_progress(job, job.reader.duration_s if job.reader else 0.0)
 
 
-def bake(animator: Any, inputs: Iterable[str | Path], out_dir: str | Path, options: BakeOptions,
+def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Path, options: BakeOptions,
          default: GuidanceChoice = NEUTRAL, manifest: str | Path | None = None,
          show_progress: bool = False) -> BakeReport:
     """Bake every audio file under `inputs` into `out_dir`; see the module docstring."""

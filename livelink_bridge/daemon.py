@@ -13,25 +13,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from medtalk_core.audio import SAMPLE_RATE, num_frames
-
 from .clock import FrameClock
-from .control import ControlServer, GuidanceState
+from .control import ControlServer
 from .daemon_config import DaemonConfig
 from .engine import StreamingEngine
 from .frames import RigFrame
+from .guidance_state import GuidanceState
 from .hotkeys import Hotkeys
 from medtalk_core.inference_mode import rules
 
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .status import StatusLine, StreamStats
 from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
+from .transports import Transport
+
+if TYPE_CHECKING:
+    from medtalk_core.inference import Animator
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +50,9 @@ def build_source(cfg: DaemonConfig) -> AudioSource:
                       resampler=rules(cfg.model.mode).resampler)
 
 
-def build_transports(cfg: DaemonConfig) -> list[Any]:
+def build_transports(cfg: DaemonConfig) -> list[Transport]:
     t = cfg.transports
-    out: list[Any] = []
+    out: list[Transport] = []
     if t.osc.enabled:
         from .transports.osc_frames import OscFrameTransport
 
@@ -67,7 +70,7 @@ def build_transports(cfg: DaemonConfig) -> list[Any]:
     return out
 
 
-def load_animator(cfg: DaemonConfig) -> Any:
+def load_animator(cfg: DaemonConfig) -> "Animator":
     """The configured checkpoint, else the shipped live model, else the shipped default model."""
     from medtalk_core.checkpoint import CONFIG_NAME
     from medtalk_core.inference import LIVE_MODEL_DIR, Animator
@@ -82,8 +85,8 @@ class Daemon:
     """`start()` loads and opens everything, `run()` streams until stopped or the file ends,
     `stop()` (any thread, signal handlers included) asks the loop to end, `close()` releases all."""
 
-    def __init__(self, cfg: DaemonConfig, animator: Any = None, source: AudioSource | None = None,
-                 transports: list[Any] | None = None) -> None:
+    def __init__(self, cfg: DaemonConfig, animator: "Animator | None" = None, source: AudioSource | None = None,
+                 transports: list[Transport] | None = None) -> None:
         self.cfg = cfg
         self.animator = animator
         self.source = source
@@ -121,19 +124,17 @@ class Daemon:
         self._blas_limits = threadpool_limits(limits=cfg.model.threads)
         if self.animator is None:
             self.animator = load_animator(cfg)
-        self.animator.warmup()
+        # Once, at the engine's own window size, so the first real hop is not the slow one.
+        self.animator.warmup(cfg.engine.window_s)
         c = cfg.control
         self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
         snap = self.state.snapshot()
         self._guidance_version = snap.version
         self.engine = StreamingEngine(self.animator, cfg.engine, guidance=snap.feature, catch_up=self.realtime)
-        # One run at the engine's own window size, so the first real hop is not the slow one.
-        self.animator.animate(np.zeros(int(cfg.engine.window_s * SAMPLE_RATE), np.float32), snap.feature,
-                              transcript="")
         if self.realtime:
             self.clock = FrameClock(cfg.clock.playout_delay_ms / 1000.0, cfg.clock.max_hold_frames)
-            if isinstance(self.source, FileSource) and not self.source.loop:
-                self.clock.set_end(num_frames(self.source.audio.shape[0]))
+            if self.source.end_frame is not None:
+                self.clock.set_end(self.source.end_frame)
         if self.transports is None:
             self.transports = build_transports(cfg)
         if not self.transports:
@@ -248,6 +249,7 @@ class Daemon:
         self.stats.overflows = self.source.overflows
 
     def _poll_control(self) -> None:
+        self.state.apply_pending()  # the features of posted changes are built here, on the model's thread
         snap = self.state.snapshot()
         if snap.version != self._guidance_version:
             self._guidance_version = snap.version

@@ -6,14 +6,20 @@ Every field has a default, so an empty YAML file is a valid config; unknown keys
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
 from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.curve_sets import CurveSet, check_curve_set
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
+
+SourceKind = Literal["mic", "file", "example"]
+SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class ModelConfig:
 class SourceConfig:
     """Where audio comes from."""
 
-    kind: str = "mic"  # "mic" | "file" | "example" (the packaged English example speech)
+    kind: SourceKind = "mic"  # "example" = the packaged English example speech
     path: str | None = None  # audio file for kind "file"
     input_device: str | None = None  # mic: device name (substring) or index; None = system default
     realtime: bool = True  # file: pace chunks in real time (False = as fast as possible)
@@ -83,7 +89,7 @@ class OscTransportConfig:
     host: str = "127.0.0.1"
     port: int = 9000
     subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
-    curve_set: str = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
+    curve_set: CurveSet = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
     face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4" (the newer MetaHuman board)
 
 
@@ -148,10 +154,6 @@ class DaemonConfig:
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
 
-_SOURCE_KINDS = ("mic", "file", "example")
-_CURVE_SETS = ("board", "expressions")
-
-
 def validate(cfg: DaemonConfig) -> DaemonConfig:
     """Check value ranges that a type alone cannot; raise ConfigError naming the key."""
     e = cfg.engine
@@ -162,12 +164,14 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
     lo, hi = e.idle.blink_interval_s
     if not 0 < lo <= hi:
         raise ConfigError("engine.idle.blink_interval_s must be two increasing positive numbers")
-    if cfg.source.kind not in _SOURCE_KINDS:
-        raise ConfigError(f"source.kind must be one of {', '.join(_SOURCE_KINDS)}, got {cfg.source.kind!r}")
+    if cfg.source.kind not in SOURCE_KINDS:  # the YAML loader checks too; this covers `replace`
+        raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, got {cfg.source.kind!r}")
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
-    if cfg.transports.osc.curve_set not in _CURVE_SETS:
-        raise ConfigError(f"transports.osc.curve_set must be one of {', '.join(_CURVE_SETS)}")
+    try:
+        check_curve_set(cfg.transports.osc.curve_set)
+    except ConfigError as exc:
+        raise ConfigError(f"transports.osc.curve_set: {exc}") from None
     if cfg.transports.osc.face_board not in FACE_BOARDS:
         raise ConfigError(f"transports.osc.face_board must be one of {', '.join(FACE_BOARDS)}")
     rules(cfg.model.mode)

@@ -13,7 +13,7 @@ How it works, in frames of 1/60 s:
 - the first frames of each newly emitted span are crossfaded with the previous run's prediction
   for the same frames (that run covered them in its lookahead), so hop boundaries never jump;
 - a guidance change starts at the next frame to emit and blends over `transition_s` through
-  per-frame guidance features (`animator.mix`);
+  per-frame guidance features (`medtalk_core.guidance.mix`);
 - idle motion (blinks, breathing, relaxed mouth in silence) is laid over every frame.
 """
 
@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames
+from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames, rms, samples_for_frames
+from medtalk_core.crossfade import crossfade, ramp
+from medtalk_core.guidance import mix
+from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
 from .daemon_config import EngineConfig
@@ -54,7 +57,7 @@ def _ms_to_frames(ms: float) -> int:
 class StreamingEngine:
     """Sliding-window MEDTalk over a live audio stream. See the module docstring."""
 
-    def __init__(self, animator: Any, cfg: EngineConfig, guidance: Any = "neutral",
+    def __init__(self, animator: ClipAnimator, cfg: EngineConfig, guidance: Any = "neutral",
                  catch_up: bool = False) -> None:
         """`animator`: a `medtalk_core.inference.Animator`; `guidance`: a label, GuidanceSpec or
         feature (D,) to start with; `catch_up`: when several hops are pending (inference fell
@@ -167,10 +170,6 @@ class StreamingEngine:
     def frames_emitted(self) -> int:
         return self._emitted
 
-    @property
-    def samples_inserted(self) -> int:
-        return self._total
-
     # --- internals ---------------------------------------------------------------------------
     def _feature(self, guidance: Any) -> torch.Tensor:
         if isinstance(guidance, torch.Tensor):
@@ -182,19 +181,18 @@ class StreamingEngine:
     def _guidance_weights(self, first: int, end: int) -> torch.Tensor:
         """Weight of the new guidance for frames [first, end): 0 before the change, ramping to 1
         over `transition` frames. (T,)"""
-        frames = torch.arange(first, end, dtype=torch.float32)
-        return ((frames - self._g_start + 1) / (self.transition + 1)).clamp(0.0, 1.0)
+        return torch.from_numpy(ramp(np.arange(first, end) - self._g_start, self.transition))
 
     def _guidance_at(self, frame: int) -> torch.Tensor:
         if self._g_start is None or self._g_from is None:
             return self._g_to
-        return self.animator.mix(self._g_from, self._g_to, float(self._guidance_weights(frame, frame + 1)[0]))
+        return mix(self._g_from, self._g_to, float(self._guidance_weights(frame, frame + 1)[0]))
 
     def _guidance_for(self, first: int, end: int) -> torch.Tensor:
         """(D,) when no transition touches [first, end), else per-frame features (T, D)."""
         if self._g_start is None or first >= self._g_start + self.transition:
             return self._g_to
-        return self.animator.mix(self._g_from, self._g_to, self._guidance_weights(first, end))  # (T, D)
+        return mix(self._g_from, self._g_to, self._guidance_weights(first, end))  # (T, D)
 
     def _transcript_for(self, first: int, end: int) -> str:
         """Text of the segments overlapping [first, end); "" (the audio-only head, never the
@@ -226,7 +224,7 @@ class StreamingEngine:
 
     def _run(self, newest: int, final: bool) -> list[RigFrame]:
         first = max(0, newest - self.window)
-        n_samples = int(math.ceil((newest - first) * SAMPLE_RATE / FPS))
+        n_samples = samples_for_frames(newest - first)
         start = frame_samples(first)
         audio = self._read(start, start + n_samples)  # (n,) exactly (newest - first) frames long
         guidance = self._guidance_for(first, newest)
@@ -249,12 +247,10 @@ class StreamingEngine:
         if self._prev is not None and k < self.crossfade:
             p_first, p_pred = self._prev
             if p_first <= f < p_first + p_pred.shape[0]:
-                w = (k + 1) / (self.crossfade + 1)  # weight of the newer prediction
-                values = (1.0 - w) * p_pred[f - p_first] + w * new
+                values = crossfade(p_pred[f - p_first], new, ramp(k, self.crossfade))
         a, b = frame_samples(f), frame_samples(f + 1)
-        seg = self._read(a, b)
-        rms = float(np.sqrt(np.mean(seg * seg))) if seg.size else 0.0
-        values = self._idle.apply(np.asarray(values, dtype=np.float32), f, rms < self.cfg.idle.silence_rms)
+        silent = rms(self._read(a, b)) < self.cfg.idle.silence_rms
+        values = self._idle.apply(np.asarray(values, dtype=np.float32), f, silent)
         return RigFrame(index=f, capture_time=self._capture_time(a), values=clamp(values))
 
 

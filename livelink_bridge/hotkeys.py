@@ -13,7 +13,7 @@ from typing import Callable, TextIO
 from medtalk_core.errors import MedtalkError
 from medtalk_core.rig import EMOTIONS
 
-from .control import GuidanceState
+from .guidance_state import GuidanceState
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from medtalk_core.audio import SAMPLE_RATE, load_audio, to_mono
+from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, polyphase_filter, rate_ratio, rms, to_mono
 from medtalk_core.errors import MedtalkError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ class AudioSource(Protocol):
     level_db: float  # RMS level of the latest chunk, dB full scale
     overflows: int  # input blocks lost (mic queue full or driver overflow)
 
+    @property
+    def end_frame(self) -> int | None:
+        """Rig frames the source holds in all; None for one that never ends (mic, looping file)."""
+        ...
+
     def start(self) -> None: ...
 
     def read(self, timeout: float) -> list[AudioChunk]: ...
@@ -53,28 +58,23 @@ class AudioSource(Protocol):
 
 
 def level_db(samples: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
-    return 20.0 * math.log10(max(rms, 1e-6))
+    return 20.0 * math.log10(max(rms(samples), 1e-6))
 
 
 class StreamResampler:
     """Polyphase FIR resampling of a stream, block by block, with no seams between blocks.
 
-    The filter and its delay compensation are those of scipy's `resample_poly`, so the
-    concatenated output equals `resample_poly` of the whole signal, except for the last few
-    samples, which wait for the input that follows them."""
+    The filter (`audio.polyphase_filter`) and its delay compensation are those of the offline
+    `audio.resample`, so the concatenated output equals resampling the whole signal, except
+    for the last few samples, which wait for the input that follows them."""
 
     def __init__(self, orig_rate: int, target_rate: int = SAMPLE_RATE) -> None:
-        from scipy.signal import firwin
-
-        common = math.gcd(int(orig_rate), int(target_rate))
-        self.up, self.down = int(target_rate) // common, int(orig_rate) // common
+        self.up, self.down = rate_ratio(orig_rate, target_rate)
         self._h = np.ones(1)
         self._next = 0  # next output on upfirdn's grid (the filter delay is skipped at the start)
         if self.up != self.down:
-            max_rate = max(self.up, self.down)
-            half_len = 10 * max_rate
-            h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
+            h = polyphase_filter(self.up, self.down) * self.up
+            half_len = (h.shape[0] - 1) // 2
             pre_pad = self.down - half_len % self.down
             self._h = np.concatenate([np.zeros(pre_pad), h])
             self._next = (half_len + pre_pad) // self.down
@@ -203,6 +203,10 @@ class MicSource:
         self.overflows = 0
         self.reopens = 0
         self.level_db = -120.0
+
+    @property
+    def end_frame(self) -> int | None:
+        return None  # a microphone never ends
 
     # --- lifecycle ---
     def start(self) -> None:
@@ -341,6 +345,10 @@ class FileSource:
     @property
     def duration_s(self) -> float:
         return self.audio.shape[0] / SAMPLE_RATE
+
+    @property
+    def end_frame(self) -> int | None:
+        return None if self.loop else num_frames(self.audio.shape[0])
 
     def start(self) -> None:
         self._t0 = self._clock()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from medtalk_core.audio import SAMPLE_RATE, num_frames
+from medtalk_core.audio import SAMPLE_RATE, num_frames, rms
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class SpeechSegmenter:
         for b in range(n_blocks):
             block = data[b * _BLOCK:(b + 1) * _BLOCK]
             position = self._pos + b * _BLOCK
-            loud = float(np.sqrt(np.mean(block * block))) > self.threshold
+            loud = rms(block) > self.threshold
             segment = self._step(block, position, loud)
             if segment is not None:
                 done.append(segment)

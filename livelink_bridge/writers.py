@@ -6,6 +6,8 @@ the target folder and renamed into place at the end (`os.replace`), so an interr
 leaves half a file under the real name.
 
 Formats (whisper's `get_writer` style, `get_writer("csv")`):
+Column names come from `medtalk_core.curve_sets` (unique: the repeated tongue_tip pair's second
+copy ends in `_2`), the same names a recording and the OSC stream carry.
 - `csv`:  header `time,<174 names>`, one row per frame, time in seconds.
 - `json`: `{"fps": .., "names": [..174], "frames": [[..174], ..], "num_frames": T}`.
 - `txt`:  the release's rig file: comma-separated T x 174 values, no header (for its Maya scripts).
@@ -24,6 +26,8 @@ import numpy as np
 
 from medtalk_core import rig
 from medtalk_core.audio import FPS
+from medtalk_core.curve_sets import CurveSet, board_curve_names, curve_names, to_curves
+from medtalk_core.expressions import DEFAULT_FACE_BOARD
 from medtalk_core.errors import MedtalkError
 
 FILE_MODE = 0o644
@@ -56,26 +60,13 @@ def _checked(block: np.ndarray, width: int = rig.NUM_CONTROLS) -> np.ndarray:
     return block
 
 
-CURVE_SETS = ("board", "expressions")  # the 174 controls, or the CTRL_expressions_* curves they drive
-
-
-def curve_names(curves: str = "board", face_board: str = "classic") -> tuple[str, ...]:
-    if curves == "board":
-        return rig.controller_names()
-    if curves == "expressions":
-        from medtalk_core.expressions import expression_names
-
-        return expression_names(face_board)
-    raise MedtalkError(f"unknown curve set {curves!r}; choose from {', '.join(CURVE_SETS)}")
-
-
 class Writer:
     """One file format, written in three parts so that blocks can be pushed as they come."""
 
     extension: str = ""
 
     def __init__(self, names: tuple[str, ...] | None = None) -> None:
-        self.names = names if names is not None else rig.controller_names()  # one per column
+        self.names = names if names is not None else board_curve_names()  # one per column
 
     def begin(self, handle: IO[str], fps: float) -> None:
         """Whatever comes before the first frame."""
@@ -138,6 +129,7 @@ class JsonWriter(Writer):
 
 
 WRITERS: dict[str, type[Writer]] = {w.extension: w for w in (CsvWriter, JsonWriter, TxtWriter)}
+TAKE_SUFFIXES = tuple(f".{name}" for name in WRITERS)  # the files read_rig_file reads back
 
 
 class OutputSet:
@@ -148,8 +140,8 @@ class OutputSet:
     temporary file is renamed into place, on an error every one is removed.
     """
 
-    def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: str = "board",
-                 face_board: str = "classic") -> None:
+    def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: CurveSet = "board",
+                 face_board: str = DEFAULT_FACE_BOARD) -> None:
         self.targets = {name: Path(path) for name, path in targets.items()}
         self.fps = float(fps)
         self.curves = curves
@@ -173,10 +165,7 @@ class OutputSet:
         out = self._resampler(block)  # (m, 174) at self.fps
         if out.shape[0] == 0:
             return
-        if self.curves == "expressions":
-            from medtalk_core.expressions import board_to_expressions
-
-            out = board_to_expressions(out, self.face_board)  # (m, len(self.names)) in [0, 1]
+        out = to_curves(out, self.curves, self.face_board)  # (m, len(self.names))
         for writer, handle in self._open:
             writer.block(handle, out, self.count, self.fps)
         self.count += out.shape[0]
@@ -239,7 +228,7 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, f
             return frames, float(txt_fps)
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
-    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use .csv, .json or .txt")
+    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
 
 
 class FpsResampler:

@@ -5,8 +5,10 @@ Every timing constant of the project lives here, defined once.
 
 from __future__ import annotations
 
+import contextlib
 from math import gcd
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -14,6 +16,19 @@ from .errors import AudioLoadError, ConfigError
 
 SAMPLE_RATE = 16000  # every audio model reads mono 16 kHz
 FPS = 60  # rig frames per second
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # the audio files bake, preview and the datasets look for
+
+
+def exact_div(a: int, b: int) -> int:
+    """a / b where b divides a; anything else is a mismatch of constants and fails loudly."""
+    quotient, rest = divmod(a, b)
+    if rest:
+        raise ValueError(f"{a} is not a multiple of {b}")
+    return quotient
+
+
+FRAME_QUANTUM = exact_div(FPS, gcd(SAMPLE_RATE, FPS))  # fewest frames spanning whole samples: 3
+QUANTUM_SAMPLES = exact_div(FRAME_QUANTUM * SAMPLE_RATE, FPS)  # samples in those frames: 800
 
 
 def num_frames(num_samples: int) -> int:
@@ -31,6 +46,12 @@ def samples_for_frames(frames: int) -> int:
     return -(-frames * SAMPLE_RATE // FPS)
 
 
+def rms(samples: np.ndarray) -> float:
+    """Root mean square of a block (0.0 for an empty one), full scale 1.0, summed in float64."""
+    samples = np.asarray(samples)
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """(n,) or (n, channels) -> (n,) float32, channels averaged."""
     audio = np.asarray(audio, dtype=np.float32)
@@ -45,16 +66,32 @@ RESAMPLERS = ("poly", "soxr")  # scipy resample_poly | libsoxr "HQ", what libros
 DEFAULT_RESAMPLER = "poly"  # benchmarks/resamplers.py and docs/RELEASE.md say why
 
 
+def rate_ratio(orig_rate: int, target_rate: int = SAMPLE_RATE) -> tuple[int, int]:
+    """(up, down) in lowest terms: target_rate / orig_rate = up / down."""
+    common = gcd(int(orig_rate), int(target_rate))
+    return int(target_rate) // common, int(orig_rate) // common
+
+
 def resampled_length(num_samples: int, orig_rate: int, target_rate: int = SAMPLE_RATE) -> int:
     """ceil(n * target / orig): the length both resamplers give (librosa pads or trims soxr's to it)."""
-    common = gcd(int(orig_rate), int(target_rate))
-    return -(-num_samples * (target_rate // common) // (orig_rate // common))
+    up, down = rate_ratio(orig_rate, target_rate)
+    return -(-num_samples * up // down)
+
+
+def polyphase_filter(up: int, down: int) -> np.ndarray:
+    """The low-pass FIR that scipy's `resample_poly` designs by default (Kaiser, beta 5), float64,
+    before its gain of `up`: written once here, so the streaming resampler uses the same one."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    half_len = 10 * max_rate
+    return firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
 
 
 def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE, method: str | None = None) -> np.ndarray:
     """Resample (n,) audio; `method` one of RESAMPLERS (None = DEFAULT_RESAMPLER).
 
-    "poly": polyphase resampling (scipy's Kaiser-windowed FIR), exact for any integer rate pair.
+    "poly": polyphase resampling (Kaiser-windowed FIR), exact for any integer rate pair.
     "soxr": libsoxr at "HQ" quality, length fixed to resampled_length() as librosa.resample does,
     so a file loads exactly as the release's `librosa.load(path, sr=16000)` loads it."""
     method = DEFAULT_RESAMPLER if method is None else method
@@ -71,9 +108,38 @@ def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE, 
         return np.pad(out[:n], (0, max(0, n - out.shape[0]))).astype(np.float32)
     from scipy.signal import resample_poly
 
-    common = gcd(int(orig_rate), int(target_rate))
-    up, down = target_rate // common, orig_rate // common
-    return resample_poly(audio, up, down, axis=0).astype(np.float32)
+    up, down = rate_ratio(orig_rate, target_rate)
+    window = polyphase_filter(up, down).astype(audio.dtype)  # scipy casts its own filter alike
+    return resample_poly(audio, up, down, axis=0, window=window).astype(np.float32)
+
+
+@contextlib.contextmanager
+def _libsndfile(path: Path) -> Iterator[None]:
+    """Missing and unreadable files as one AudioLoadError naming the file."""
+    if not path.is_file():
+        raise AudioLoadError(f"audio file not found: {path}")
+    try:
+        yield
+    except Exception as exc:  # libsndfile raises several types; a file can be corrupt past its header
+        raise AudioLoadError(f"cannot read audio file {path}: {exc}") from None
+
+
+def audio_header(path: str | Path) -> tuple[int, int]:
+    """(sample rate, samples per channel) from the file's header."""
+    import soundfile as sf
+
+    with _libsndfile(Path(path)):
+        info = sf.info(str(path))
+    return int(info.samplerate), int(info.frames)
+
+
+def read_native(path: str | Path, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
+    """Samples [start, stop) of `path` at its own rate -> ((n, channels) float32, rate)."""
+    import soundfile as sf
+
+    with _libsndfile(Path(path)):
+        data, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    return data, int(rate)
 
 
 def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE, resampler: str | None = None) -> np.ndarray:
@@ -82,15 +148,7 @@ def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE, resampler: str 
 
     Raises AudioLoadError naming the file when it is missing, unreadable, empty or silent-length.
     """
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise AudioLoadError(f"audio file not found: {path}")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile raises several types for corrupt or foreign files
-        raise AudioLoadError(f"cannot read audio file {path}: {exc}") from None
+    data, rate = read_native(path)
     if data.shape[0] == 0:
         raise AudioLoadError(f"audio file {path} holds no samples")
     mono = to_mono(data)

@@ -45,6 +45,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         non_none = [a for a in args if a is not type(None)]
         return _coerce(non_none[0], value, where) if len(non_none) == 1 else value
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"config key {where} must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)
     if origin in (tuple, list) and isinstance(value, (list, tuple)):

@@ -30,7 +30,7 @@ from .backbones.base import Transcriber
 from .backbones.lexicon import EmotionLexicon
 from .backbones.overrides import BackboneOverrides, apply_overrides
 from .errors import ConfigError, MedtalkError
-from .guidance import GuidanceSpec, mix as _mix, strength_of, unit, with_strength
+from .guidance import GuidanceSpec, strength_of, unit, with_strength
 from .inference_mode import DEFAULT_MODE, mode_backbones, rules
 from .offline_guidance.offline import OfflineGuidance
 from .rig import EMOTIONS, clamp, emotion_id
@@ -176,11 +176,6 @@ class Animator:
         """Text and image guidance without CLIP (medtalk_core.offline_guidance), built on first use."""
         return OfflineGuidance(self, self._labels)
 
-    @staticmethod
-    def mix(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
-        """Continuous blend of two guidance features, w in [0, 1] (or (T,) per frame)."""
-        return _mix(a, b, w)
-
     def _resolve(self, guidance: Guidance, frames: int) -> torch.Tensor:
         """Any accepted guidance -> (D,) or (T, D) on the device."""
         if isinstance(guidance, (str, int, np.integer, GuidanceSpec)):
@@ -311,9 +306,10 @@ class Animator:
         rig = rig.float().cpu().numpy()
         return [rig[i, :t] for i, t in enumerate(lengths)]
 
-    def warmup(self) -> None:
-        """Load lazy weights and run every path once, so the first real chunk is not slow."""
-        silence = np.zeros(SAMPLE_RATE // 2, np.float32)
+    def warmup(self, seconds: float = 0.5) -> None:
+        """Load lazy weights and run every path once on `seconds` of silence (a caller's own clip
+        length, e.g. the live engine's window), so the first real chunk is not slow."""
+        silence = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
         if self.transcriber is not None:
             self.transcriber.transcribe(silence)
         self.animate(silence, "neutral", transcript="a")

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from math import gcd
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import rig
-from .audio import FPS, SAMPLE_RATE, num_frames, resample, to_mono
+from .crossfade import crossfade, ramp
+from .audio import (FPS, FRAME_QUANTUM as _FRAME_QUANTUM, QUANTUM_SAMPLES as _QUANTUM_SAMPLES, SAMPLE_RATE,
+                    audio_header, num_frames, rate_ratio, read_native, resample, to_mono)
 from .errors import AudioLoadError
+from .protocols import BatchAnimator
 
 logger = logging.getLogger(__name__)
 
-_FRAME_QUANTUM = 3  # frames per whole number of samples: 3 frames = 800 samples
-_QUANTUM_SAMPLES = _FRAME_QUANTUM * SAMPLE_RATE // FPS
 SILENCE_PEAK = 1e-4  # about -80 dBFS: a file that never gets louder holds nothing to animate
 
 
@@ -79,22 +79,12 @@ class AudioFileReader:
     """Random access to a file as mono 16 kHz audio, one window at a time."""
 
     def __init__(self, path: str | Path, margin_s: float = 0.1, resampler: str | None = None) -> None:
-        import soundfile as sf
-
         self.path = Path(path)
         self.resampler = resampler  # audio.RESAMPLERS; both give whole-file results window by window
-        if not self.path.is_file():
-            raise AudioLoadError(f"audio file not found: {self.path}")
-        try:
-            info = sf.info(str(self.path))
-        except Exception as exc:  # libsndfile raises several types for corrupt or foreign files
-            raise AudioLoadError(f"cannot read audio file {self.path}: {exc}") from None
-        self.rate = int(info.samplerate)
-        self.native_samples = int(info.frames)
+        self.rate, self.native_samples = audio_header(self.path)
         if self.native_samples <= 0:
             raise AudioLoadError(f"audio file {self.path} holds no samples")
-        common = gcd(self.rate, SAMPLE_RATE)
-        self._up, self._down = SAMPLE_RATE // common, self.rate // common
+        self._up, self._down = rate_ratio(self.rate)
         # resample_poly gives ceil(n * up / down) samples; so does this reader, window by window.
         self.num_samples = -(-self.native_samples * self._up // self._down)
         self._margin = int(margin_s * SAMPLE_RATE)
@@ -106,17 +96,11 @@ class AudioFileReader:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """16 kHz samples [start, stop) -> (stop - start,) float32 (clipped at the file's end)."""
-        import soundfile as sf
-
         stop = min(stop, self.num_samples)
         # Native start on a multiple of `down` so that it maps to a whole 16 kHz sample index.
         native_start = max(0, (start - self._margin) // self._up) * self._down
         native_stop = min(self.native_samples, -(-(stop + self._margin) * self._down // self._up))
-        try:
-            data, _ = sf.read(str(self.path), start=native_start, stop=native_stop, dtype="float32",
-                              always_2d=True)
-        except Exception as exc:  # a file can be corrupt past its header
-            raise AudioLoadError(f"cannot read audio file {self.path}: {exc}") from None
+        data, _ = read_native(self.path, native_start, native_stop)
         audio = resample(to_mono(data), self.rate, method=self.resampler)  # (n,) at 16 kHz
         offset = native_start // self._down * self._up
         out = audio[start - offset: stop - offset]
@@ -125,12 +109,6 @@ class AudioFileReader:
         if out.size:
             self.peak = max(self.peak, float(np.abs(out).max()))
         return out
-
-
-class BatchAnimator(Protocol):
-    def animate_batch(self, audios: Sequence[np.ndarray], guidances: Sequence[Any],
-                      transcripts: Sequence[str | None] | None = None,
-                      paths: Sequence[str | None] | None = None) -> list[np.ndarray]: ...
 
 
 class Stitcher:
@@ -152,8 +130,8 @@ class Stitcher:
             raise ValueError(f"window {window} needs {(window.stop - window.start, rig.NUM_CONTROLS)} frames, "
                              f"got {frames.shape}")
         overlap = self._pending.shape[0]
-        ramp = (np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1))[:, None]  # (L, 1) towards new
-        head = self._pending * (1.0 - ramp) + frames[:overlap] * ramp  # (L, 174)
+        weight = ramp(np.arange(overlap), overlap)[:, None]  # (L, 1) towards the new window
+        head = crossfade(self._pending, frames[:overlap], weight)  # (L, 174)
         self._k += 1
         if self._k < len(self._windows):
             keep_from = self._windows[self._k].start - window.start

@@ -14,6 +14,7 @@ from livelink_bridge import writers
 from livelink_bridge.bake import BakeOptions, GuidanceChoice, bake, find_inputs, read_manifest
 from livelink_bridge.cli import main
 from medtalk_core import audio, rig
+from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.errors import MedtalkError
 from medtalk_core.long_audio import AudioFileReader, Stitcher, Window, WindowOptions, animate_file, plan_windows
 
@@ -55,12 +56,13 @@ def test_csv_and_json_layout(tmp_path: Path) -> None:
     take = random_take(5)
     writers.get_writer("csv").write(tmp_path / "a.csv", take, fps=30)
     header = (tmp_path / "a.csv").read_text().splitlines()[0].split(",")
-    assert header == ["time", *rig.controller_names()]
+    assert header == ["time", *board_curve_names()]  # the names the OSC stream carries
+    assert len(set(header)) == rig.NUM_CONTROLS + 1  # unique: the repeated tongue_tip pair ends in _2
     rows = np.loadtxt(tmp_path / "a.csv", delimiter=",", skiprows=1)
     assert np.allclose(rows[:, 0], np.arange(5) / 30)
     writers.get_writer("json").write(tmp_path / "a.json", take, fps=30)
     data = json.loads((tmp_path / "a.json").read_text())
-    assert data["fps"] == 30 and data["names"] == list(rig.controller_names()) and data["num_frames"] == 5
+    assert data["fps"] == 30 and data["names"] == list(board_curve_names()) and data["num_frames"] == 5
     assert np.allclose(data["frames"], take, atol=1e-6)
     assert (tmp_path / "a.txt").exists() is False
     with pytest.raises(MedtalkError):

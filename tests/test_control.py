@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import contextlib
 import socket
+import threading
 import time
 
 import pytest
@@ -14,11 +16,30 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
-from livelink_bridge.control import STATUS_REPLY, ControlServer, GuidanceState
+from livelink_bridge.control import STATUS_REPLY, ControlServer, decode
+from livelink_bridge.guidance_state import GuidanceRequest, GuidanceState
 from livelink_bridge.hotkeys import Hotkeys
 from medtalk_core.errors import MedtalkError
 from medtalk_core.guidance import strength_of
 from udp_receivers import wait_for
+
+
+@contextlib.contextmanager
+def applying(state: GuidanceState):
+    """What the daemon loop does: build the features of posted requests, on a thread of its own."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.005):
+            state.apply_pending()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        yield state
+    finally:
+        stop.set()
+        thread.join()
 
 
 @pytest.fixture
@@ -26,7 +47,8 @@ def server(animator):
     state = GuidanceState(animator, "neutral")
     srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=200, burst=400,
                         status=lambda: {"fps": 60.0}).start()
-    yield srv
+    with applying(state):
+        yield srv
     srv.close()
 
 
@@ -117,6 +139,7 @@ def test_garbage_and_floods_do_not_stop_the_server(animator):
         assert wait_for(settled, timeout=10)
         assert srv.dropped > 100, "the flood hit the rate limit"
         assert srv.rejected > 0, "malformed datagrams that got through were rejected"
+        state.apply_pending()  # whatever was posted, as the daemon loop would
         assert state.snapshot().version == 0
         time.sleep(1.1)  # the bucket refills; the server is still there to answer
         assert _status(srv)["guidance"] == "neutral"
@@ -134,28 +157,68 @@ def test_guidance_state_setters_validate(animator):
         state.set_intensity(-1)
     assert state.snapshot() == snap
     state.nudge_intensity(1.0)
+    state.apply_pending()
     assert state.snapshot().intensity == 2.0  # capped
 
 
 def test_hotkeys_feed_the_same_state(animator):
     state = GuidanceState(animator, "neutral")
     quits = []
-    keys = Hotkeys(state, on_quit=lambda: quits.append(1))
-    keys.handle("4")
+    hotkeys = Hotkeys(state, on_quit=lambda: quits.append(1))
+
+    def press(*keys: str) -> None:
+        for key in keys:
+            hotkeys.handle(key)
+        state.apply_pending()  # the daemon loop's turn
+
+    press("4")
     assert state.snapshot().description == "happy"
-    keys.handle("+")
+    press("+")
     assert state.snapshot().intensity == pytest.approx(1.1)
-    keys.handle("-")
-    keys.handle("-")
+    press("-", "-")  # both nudges count, though neither was applied when the second came
     assert state.snapshot().intensity == pytest.approx(0.9)
-    keys.handle("m")
+    press("m")
     assert state.snapshot().muted
-    keys.handle("m")
+    press("m")
     assert not state.snapshot().muted
-    keys.handle("q")
+    press("q")
     assert quits == [1]
-    keys.handle("x")  # unbound keys do nothing
+    press("x")  # unbound keys do nothing
     assert state.snapshot().description == "happy"
+
+
+def test_decoding_is_separate_from_dispatch():
+    """decode() is pure (bar the image check): a message becomes a request, or a clear error."""
+    assert decode("/medtalk/emotion", ("hap", 0.5)) == GuidanceRequest("emotion", 3, 0.5)
+    assert decode("/medtalk/mute", (1,)) == GuidanceRequest("mute", True)
+    assert decode("/medtalk/guidance/text", ("  a tired smile ",)) == GuidanceRequest("text", "a tired smile")
+    for address, args, reason in (("/medtalk/emotion", (), "takes 1 to 2 arguments"),
+                                  ("/medtalk/intensity", (3.0,), "intensity"),
+                                  ("/medtalk/guidance/text", ("x" * 100,), "longer than 64 bytes"),
+                                  ("/medtalk/guidance/image", ("/no/face.png",), "not found"),
+                                  ("/medtalk/volume", (1,), "unknown address")):
+        with pytest.raises(MedtalkError, match=reason):
+            decode(address, args, max_string_bytes=64)
+
+
+def test_features_are_built_by_apply_pending_not_by_the_poster(animator):
+    calls = []
+
+    class Counting:
+        def guidance(self, spec, strength=1.0):
+            calls.append(threading.current_thread().name)
+            return animator.guidance(spec, strength)
+
+    state = GuidanceState(Counting(), "neutral")
+    calls.clear()
+    poster = threading.Thread(target=lambda: (state.set_emotion("sad"), state.set_text("a big grin")),
+                              name="poster")
+    poster.start()
+    poster.join()
+    assert calls == [] and state.snapshot().version == 0  # posted, nothing built yet
+    assert state.apply_pending() == 2
+    assert calls == [threading.current_thread().name] * 2
+    assert state.snapshot().description == "text: a big grin" and state.snapshot().version == 2
 
 
 def test_send_builds_the_documented_messages(tmp_path):

@@ -24,7 +24,7 @@ from livelink_bridge.daemon_config import DaemonConfig, IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from livelink_bridge.sources import example_path
 from livelink_bridge.transcribe_worker import SpeechSegmenter, TranscribeWorker
-from livelink_bridge.transports.osc_frames import board_curve_names
+from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.audio import SAMPLE_RATE, frame_samples, load_audio, num_frames, write_audio
 from medtalk_core.backbones.base import Transcript
 from medtalk_core.rig import valid_ranges

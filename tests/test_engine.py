@@ -91,9 +91,6 @@ class _Spy:
     def guidance(self, *a, **k):
         return self.inner.guidance(*a, **k)
 
-    def mix(self, *a, **k):
-        return self.inner.mix(*a, **k)
-
     def animate(self, audio, guidance, transcript=None, smooth=True):
         self.calls.append(torch.as_tensor(guidance))
         return self.inner.animate(audio, guidance, transcript=transcript, smooth=smooth)

@@ -101,7 +101,7 @@ def test_strength(animator: Animator) -> None:
 
 def test_mix_is_continuous(animator: Animator) -> None:
     a, b = animator.guidance("angry"), animator.guidance("happy", 0.6)
-    assert torch.allclose(mix(a, b, 0.0), a, atol=1e-6) and torch.allclose(animator.mix(a, b, 1.0), b, atol=1e-6)
+    assert torch.allclose(mix(a, b, 0.0), a, atol=1e-6) and torch.allclose(mix(a, b, 1.0), b, atol=1e-6)
     ws = torch.linspace(0, 1, 201)
     path = mix(a, b, ws)  # (201, D), per-frame ramp
     steps = (path[1:] - path[:-1]).norm(dim=-1)
@@ -201,8 +201,22 @@ def test_default_model_missing_is_a_clear_error() -> None:
         Animator.from_checkpoint(None, device="cpu")
 
 
-def test_warmup(animator: Animator) -> None:
-    animator.warmup()
+def test_warmup_runs_both_intensity_heads_at_the_asked_length_and_changes_nothing(
+        animator: Animator, monkeypatch: pytest.MonkeyPatch) -> None:
+    audio = _speechlike(0.5)
+    before = animator.animate(audio, "happy", transcript="")
+    heads = []
+    real = animator.model.intensity
+
+    def spy(emotion, tokens, token_mask, mask):
+        heads.append(("text" if tokens is not None else "audio", emotion.shape[1]))
+        return real(emotion, tokens, token_mask, mask)
+
+    monkeypatch.setattr(animator.model, "intensity", spy)
+    animator.warmup(1.0)
+    assert heads == [("text", 60), ("audio", 60)]  # the CMF head and the audio-only head, 1 s = 60 frames
+    monkeypatch.undo()
+    np.testing.assert_array_equal(animator.animate(audio, "happy", transcript=""), before)
 
 
 @pytest.mark.gpu

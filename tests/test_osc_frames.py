@@ -16,10 +16,10 @@ from livelink_bridge.transports import Transport
 from livelink_bridge.transports.osc_frames import (
     MAX_NAMES_PACKET,
     OscFrameTransport,
-    board_curve_names,
     names_crc32,
 )
 from medtalk_core import rig
+from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import board_to_expressions, expression_names
 

@@ -34,22 +34,29 @@ def face_image(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (40, 48, 3), dtype=np.uint8)
 
 
+def _model_folder(factory: pytest.TempPathFactory, name: str, words: bool = False) -> Path:
+    """A new folder for a random tiny model, torch seeded so every run builds the same weights;
+    `words`: with a BERT tokenizer whose vocabulary is WORDS (BERT's and CLIP's text side)."""
+    torch.manual_seed(0)
+    path = factory.mktemp(name)
+    if words:
+        (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+        transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def wav2vec2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
+    path = _model_folder(tmp_path_factory, "wav2vec2")
     cfg = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                       conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-    path = tmp_path_factory.mktemp("wav2vec2")
     transformers.Wav2Vec2Model(cfg).save_pretrained(path)
     return path
 
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("bert")
-    (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    path = _model_folder(tmp_path_factory, "bert", words=True)
     cfg = transformers.BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                   intermediate_size=64, max_position_embeddings=64)
     transformers.BertModel(cfg).save_pretrained(path)
@@ -58,10 +65,7 @@ def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hf_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("hf_clip")
-    (path / "vocab.txt").write_text("\n".join(WORDS) + "\n", encoding="utf-8")
-    transformers.BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    path = _model_folder(tmp_path_factory, "hf_clip", words=True)
     transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(path)
     cfg = transformers.CLIPConfig(
         text_config=dict(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -95,37 +99,13 @@ def open_clip_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 @pytest.fixture(scope="module")
 def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny Whisper (English-only vocabulary) converted to CTranslate2, as faster-whisper loads."""
-    ctranslate2 = pytest.importorskip("ctranslate2")
+    pytest.importorskip("ctranslate2")
     pytest.importorskip("faster_whisper")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from medtalk_core.backbones.pretrained.random_whisper import build_random_whisper
 
-    special = ["<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-               "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]  # timestamps follow the last one
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["hello world the quick brown fox jumps over the lazy dog"] * 10, trainer)
-    tok.add_special_tokens(special)
-    hf = tmp_path_factory.mktemp("whisper_hf")
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(hf)
-    eot, sot = tok.token_to_id("<|endoftext|>"), tok.token_to_id("<|startoftranscript|>")
     torch.manual_seed(0)
-    cfg = transformers.WhisperConfig(
-        vocab_size=tok.get_vocab_size() + 1501, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-        begin_suppress_tokens=[eot])
-    model = transformers.WhisperForConditionalGeneration(cfg)
-    model.generation_config = transformers.GenerationConfig(
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, suppress_tokens=[],
-        no_timestamps_token_id=tok.token_to_id("<|notimestamps|>"), begin_suppress_tokens=[eot], max_length=448)
-    model.save_pretrained(hf)
-    (hf / "preprocessor_config.json").write_text(json.dumps(
-        {"feature_size": 80, "sampling_rate": 16000, "hop_length": 160, "chunk_length": 30, "n_fft": 400}))
-    out = tmp_path_factory.mktemp("whisper_ct2") / "model"
-    ctranslate2.converters.TransformersConverter(
-        str(hf), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(str(out))
+    _, out = build_random_whisper(tmp_path_factory.mktemp("whisper"),
+                                  "hello world the quick brown fox jumps over the lazy dog")
     return out
 
 

@@ -236,8 +236,13 @@ def test_interrupt_saves_state_and_resume_finishes(tiny_data, model_yaml, tmp_pa
     state = json.loads((out / "resume" / "state.json").read_text())
     assert state["stage"] == "cross_recon" and state["epochs_done"] == 1
     assert not (out / "cross_recon" / "config.json").exists()
+    resume = out / "resume"
+    assert sorted(p.name for p in resume.iterdir()) == sorted(["state.json", state["weights"]])  # one unit
+    (resume / "epoch0002-cut").mkdir()  # a later save cut short before its commit: never read
+    (resume / "epoch0002-cut" / "model.safetensors").write_bytes(b"half")
     monkeypatch.setattr(trainer_module.Trainer, "validate", real)
     train(recipe, out, stage="cross_recon", resume=True)
+    assert list(resume.iterdir()) == []  # the stage's checkpoint supersedes every resume file
     rows = (out / "cross_recon" / "loss.csv").read_text().strip().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert checkpoint.load(out / "cross_recon").stage == "cross_recon"

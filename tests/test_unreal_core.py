@@ -12,7 +12,8 @@ import pytest
 
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.transports.livelink_face import frame_time
-from livelink_bridge.transports.osc_frames import OscFrameTransport, board_curve_names
+from livelink_bridge.transports.osc_frames import OscFrameTransport
+from medtalk_core.curve_sets import board_curve_names, curve_names, to_curves
 from medtalk_core.expressions import board_to_expressions, expression_names
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,39 +86,37 @@ def _file_frames(rig: np.ndarray) -> list[RigFrame]:
     return [RigFrame(index=i, capture_time=start + i / 60, values=row) for i, row in enumerate(rig)]
 
 
+def _sent_through_the_receiver(core_build, frames, curve_sets) -> list[str]:
+    """Every frame sent by one OscFrameTransport per curve set, in turn -> the receiver's dump."""
+    proc, port = _start_dump(core_build, "Ada", len(frames) * len(curve_sets))
+    try:
+        for curve_set in curve_sets:
+            with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set=curve_set) as tx:
+                for frame in frames:
+                    tx.send_frame(frame)
+        return _finish(proc)
+    finally:
+        proc.kill()
+
+
 @pytest.mark.parametrize("curve_set", ["board", "expressions"])
 def test_receiver_decodes_python_frames_float32_exact(core_build, sample_rig, curve_set):
     frames = _file_frames(sample_rig)  # the real EmoFace sample, 202 frames
-    proc, port = _start_dump(core_build, "Ada", len(frames))
-    try:
-        with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set=curve_set) as tx:
-            for frame in frames:
-                tx.send_frame(frame)
-        lines = _finish(proc)
-    finally:
-        proc.kill()
+    lines = _sent_through_the_receiver(core_build, frames, [curve_set])
     name_lists, received = _parse(lines)
-    expected_names = list(board_curve_names() if curve_set == "board" else expression_names())
+    expected_names = list(curve_names(curve_set))
     assert name_lists == [expected_names]
     assert lines[-1] == f"DONE {len(frames)}"
     assert [number for number, _, _ in received] == list(range(len(frames)))
     for frame, (_, when, bits) in zip(frames, received):
         assert when == frame.capture_time
-        expected = frame.values if curve_set == "board" else board_to_expressions(frame.values)
+        expected = to_curves(frame.values, curve_set)
         assert np.array_equal(bits, expected.astype(np.float32).view(np.uint32))
 
 
 def test_receiver_picks_up_a_changed_name_list(core_build, sample_rig):
     frames = _file_frames(sample_rig[:4])
-    proc, port = _start_dump(core_build, "Ada", 2 * len(frames))
-    try:
-        for curve_set in ("board", "expressions"):
-            with OscFrameTransport("127.0.0.1", port, subject="Ada", curve_set=curve_set) as tx:
-                for frame in frames:
-                    tx.send_frame(frame)
-        lines = _finish(proc)
-    finally:
-        proc.kill()
+    lines = _sent_through_the_receiver(core_build, frames, ["board", "expressions"])
     name_lists, received = _parse(lines)
     assert name_lists == [list(board_curve_names()), list(expression_names())]
     assert [len(bits) for _, _, bits in received] == [174] * 4 + [len(expression_names())] * 4

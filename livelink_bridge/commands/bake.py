@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from medtalk_core.curve_sets import CURVE_SETS
 from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
 from medtalk_core.long_audio import WindowOptions
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated output formats (default csv)")
     parser.add_argument("--fps", type=float, default=60.0,
                         help="output frame rate; 30 or 24 resample the 60 fps curves (default 60)")
-    parser.add_argument("--curves", choices=("board", "expressions"), default="board",
+    parser.add_argument("--curves", choices=CURVE_SETS, default="board",
                         help="board: the 174 controls (default); expressions: the CTRL_expressions_* curves "
                              "a stock MetaHuman face reads (for AnimSequence import)")
     parser.add_argument("--face-board", choices=FACE_BOARDS, default=DEFAULT_FACE_BOARD,

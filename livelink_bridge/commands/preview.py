@@ -12,10 +12,6 @@ from ._model_flags import add_model_flags, load_animator, model_choice
 NAME = "preview"
 HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-TAKE_SUFFIXES = (".csv", ".json", ".txt")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT",
                         help="a baked take (.csv, .json, .txt at 60 fps) or audio (.wav, .flac, .ogg) to animate first")
@@ -39,11 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtalk_core.audio import load_audio
+    from medtalk_core.audio import AUDIO_SUFFIXES, load_audio
     from medtalk_core.long_audio import AudioFileReader, animate_file
 
     from ..preview import PreviewOptions, Take, render
-    from ..writers import read_rig_file
+    from ..writers import TAKE_SUFFIXES, read_rig_file
 
     source = Path(args.input)
     suffix = source.suffix.lower()

@@ -7,6 +7,7 @@ import dataclasses
 import signal
 from typing import Any
 
+from medtalk_core.curve_sets import CURVE_SETS
 from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.rig import emotion_id
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone by name or index (see `medtalk devices`)")
     parser.add_argument("--emotion", metavar="LABEL", help="emotion at start (angry, disgust, fear, happy, neutral, sad, surprised or 0-6)")
     parser.add_argument("--osc", metavar="HOST:PORT|off", help="OSC frames to our Unreal plugin (default 127.0.0.1:9000)")
-    parser.add_argument("--curve-set", choices=("board", "expressions"),
+    parser.add_argument("--curve-set", choices=CURVE_SETS,
                         help="OSC curves: the 174 board controls or the derived CTRL_expressions_* curves")
     parser.add_argument("--face-board", choices=FACE_BOARDS,
                         help="board whose wiring derives the expressions curves: classic (default) or mh4, "

@@ -15,6 +15,10 @@ from ..frames import RigFrame
 class Transport(Protocol):
     """Where rig frames go: our Unreal plugin (OSC), Live Link Face packets, a recorder."""
 
+    def open(self) -> "Transport":
+        """Acquire the socket or files; idempotent. Returns the transport."""
+        ...
+
     def send_frame(self, frame: RigFrame) -> None: ...
 
     def close(self) -> None: ...

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import socket
 import struct
 import uuid
 
@@ -42,6 +41,7 @@ from medtalk_core.errors import ConfigError
 from medtalk_core.rig import NUM_CONTROLS, controller_names
 
 from ..frames import RigFrame
+from .udp import UdpSender
 
 logger = logging.getLogger(__name__)
 
@@ -195,48 +195,24 @@ def encode_packet(values61: np.ndarray, subject: str, device_id: str, frame_numb
     return header + time_part + struct.pack(">B", NUM_VALUES) + values.tobytes()
 
 
-class LiveLinkFaceTransport:
+class LiveLinkFaceTransport(UdpSender):
     """Sends each RigFrame as one Live Link Face packet. No I/O until the first frame."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 11111, subject: str = "MEDTalk",
                  device_id: str | None = None) -> None:
+        super().__init__(host, port, "Live Link Face")
         device_id = device_id or f"medtalk-{uuid.uuid4()}"  # one per instance, see the module docstring
-        if not 0 < int(port) < 65536:
-            raise ConfigError(f"Live Link Face port {port} is outside 1..65535")
         if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:
             raise ConfigError("Live Link Face subject and device id must be 1..255 bytes")
-        self.host, self.port = host, int(port)
         self.subject, self.device_id = subject, device_id
-        self._sock: socket.socket | None = None
-        self._address: tuple | None = None
-        self.frames_sent = 0
 
-    def open(self) -> "LiveLinkFaceTransport":
-        if self._sock is None:
-            try:
-                family, _, _, _, self._address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
-            except socket.gaierror as exc:
-                raise ConfigError(f"cannot resolve Live Link Face host {self.host!r}: {exc}") from None
-            self._sock = socket.socket(family, socket.SOCK_DGRAM)
-            logger.info("Live Link Face -> %s:%d subject %s device %s", self.host, self.port, self.subject,
-                        self.device_id)
-        return self
+    def _opened(self) -> None:
+        logger.info("Live Link Face -> %s:%d subject %s device %s", self.host, self.port, self.subject,
+                    self.device_id)
 
     def send_frame(self, frame: RigFrame) -> None:
-        if self._sock is None:
+        if not self.is_open:
             self.open()
         number, sub = frame_time(frame.capture_time)
-        packet = encode_packet(board_to_arkit(frame.values), self.subject, self.device_id, number, sub)
-        self._sock.sendto(packet, self._address)
+        self._send_datagram(encode_packet(board_to_arkit(frame.values), self.subject, self.device_id, number, sub))
         self.frames_sent += 1
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> "LiveLinkFaceTransport":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

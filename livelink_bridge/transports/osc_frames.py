@@ -14,49 +14,24 @@ a signed int32) tells it when the list changed. A frame's N must equal total_nam
 from __future__ import annotations
 
 import logging
-import socket
 import time
 import zlib
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from medtalk_core.curve_sets import CurveSet, check_curve_set, curve_names, to_curves
 from medtalk_core.errors import ConfigError
-from medtalk_core.expressions import DEFAULT_FACE_BOARD, board_to_expressions, expression_names
-from medtalk_core.rig import controller_names
+from medtalk_core.expressions import DEFAULT_FACE_BOARD
 
 from ..frames import RigFrame
+from .udp import UdpSender
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 MAX_NAMES_PACKET = 1400  # bytes; stays under a 1500-byte Ethernet MTU with IP/UDP headers
-CurveSet = Literal["board", "expressions"]
-CURVE_SETS: tuple[str, ...] = ("board", "expressions")
-
-
-def board_curve_names() -> tuple[str, ...]:
-    """The 174 controller names, made unique: the second copy of a repeated name gets '_2'.
-
-    Live Link property names must be unique, and the 174-column layout repeats the
-    tongue_tip pair (see medtalk_core.rig).
-    """
-    seen: dict[str, int] = {}
-    names = []
-    for name in controller_names():
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return tuple(names)
-
-
-def curve_names(curve_set: str, face_board: str = DEFAULT_FACE_BOARD) -> tuple[str, ...]:
-    if curve_set == "board":
-        return board_curve_names()
-    if curve_set == "expressions":
-        return expression_names(face_board)
-    raise ConfigError(f"unknown curve set {curve_set!r}; use one of {', '.join(CURVE_SETS)}")
 
 
 def names_crc32(names: tuple[str, ...]) -> int:
@@ -78,7 +53,7 @@ def _validate_subject(subject: str) -> str:
     return subject
 
 
-class OscFrameTransport:
+class OscFrameTransport(UdpSender):
     """Sends RigFrames to the MEDTalk Live Link plugin. No I/O until `open()` / first frame."""
 
     def __init__(
@@ -91,47 +66,22 @@ class OscFrameTransport:
         names_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0 < int(port) < 65536:
-            raise ConfigError(f"OSC frame port {port} is outside 1..65535")
-        self.host = host
-        self.port = int(port)
+        super().__init__(host, port, "OSC frame")
         self.subject = _validate_subject(subject)
-        self.curve_set = curve_set
+        self.curve_set = check_curve_set(curve_set)
         self.face_board = face_board  # whose wiring derives the expressions curves
         self.names = curve_names(curve_set, face_board)
         self.names_interval_s = float(names_interval_s)  # re-send period for late receivers
         self._clock = clock
         self._frame_address = f"/medtalk/{subject}/frame"
         self._names_address = f"/medtalk/{subject}/names"
-        self._sock: socket.socket | None = None
         self._last_names_at = -float("inf")
         self._names_packets: list[bytes] | None = None
-        self.frames_sent = 0
 
-    # --- lifecycle ---
-    def open(self) -> "OscFrameTransport":
-        if self._sock is None:
-            try:
-                info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
-            except socket.gaierror as exc:
-                raise ConfigError(f"cannot resolve OSC frame host {self.host!r}: {exc}") from exc
-            family, _, _, _, self._address = info
-            self._sock = socket.socket(family, socket.SOCK_DGRAM)
-            logger.info("OSC frames -> %s:%d subject %s (%s, %d curves)",
-                        self.host, self.port, self.subject, self.curve_set, len(self.names))
-            self.send_names()
-        return self
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self) -> "OscFrameTransport":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _opened(self) -> None:
+        logger.info("OSC frames -> %s:%d subject %s (%s, %d curves)",
+                    self.host, self.port, self.subject, self.curve_set, len(self.names))
+        self.send_names()
 
     # --- sending ---
     def names_packets(self) -> list[bytes]:
@@ -141,21 +91,20 @@ class OscFrameTransport:
         return self._names_packets
 
     def send_names(self) -> None:
-        sock = self._require_socket()
         for packet in self.names_packets():
-            sock.sendto(packet, self._address)
+            self._send_datagram(packet)
         self._last_names_at = self._clock()
 
     def send_frame(self, frame: RigFrame) -> None:
-        if self._sock is None:
+        if not self.is_open:
             self.open()
         if self._clock() - self._last_names_at >= self.names_interval_s:
             self.send_names()
-        self._require_socket().sendto(self.encode_frame(frame), self._address)
+        self._send_datagram(self.encode_frame(frame))
         self.frames_sent += 1
 
     def encode_frame(self, frame: RigFrame) -> bytes:
-        values = frame.values if self.curve_set == "board" else board_to_expressions(frame.values, self.face_board)
+        values = to_curves(frame.values, self.curve_set, self.face_board)  # (N,)
         builder = OscMessageBuilder(self._frame_address)
         # Frame numbers wrap at 2^31 (about 414 days at 60 fps) to stay a valid int32.
         builder.add_arg(int(frame.index) % (1 << 31), OscMessageBuilder.ARG_TYPE_INT)
@@ -165,11 +114,6 @@ class OscFrameTransport:
         return builder.build().dgram
 
     # --- internals ---
-    def _require_socket(self) -> socket.socket:
-        if self._sock is None:
-            raise RuntimeError("OscFrameTransport is closed; call open() first")
-        return self._sock
-
     def _build_names_packets(self) -> list[bytes]:
         # Fixed part: address, 6 int args (4 bytes each), type tags ',' + 'iiiiii' + one 's' per name.
         fixed = _padded_len(self._names_address) + 6 * 4

@@ -1,4 +1,4 @@
-"""Record every sent frame: a CSV with a header (time, frame, the 174 names) and the release's
+"""Record every sent frame: a CSV with a header (time, frame, the 174 board curve names) and the release's
 comma-separated txt (T x 174, no header, what the MEDTalk/EmoFace tools read).
 
 Rows are written as frames arrive and flushed every second and on close (SIGINT/SIGTERM close
@@ -16,7 +16,7 @@ import numpy as np
 
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
-from medtalk_core.rig import controller_names
+from medtalk_core.curve_sets import board_curve_names
 
 from ..frames import RigFrame
 
@@ -57,7 +57,7 @@ class RecorderTransport:
                 self._txt = self.txt_path.open("w", encoding="utf-8", newline="")
             except OSError as exc:
                 raise ConfigError(f"cannot record into {self.directory}: {exc}") from None
-            self._csv.write(",".join(("time", "frame") + controller_names()) + "\n")
+            self._csv.write(",".join(("time", "frame") + board_curve_names()) + "\n")
             logger.info("recording to %s (.csv, .txt)", self.directory / self.stem)
         return self
 

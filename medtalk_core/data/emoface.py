@@ -25,7 +25,7 @@ from typing import Iterator, Literal, Sequence
 
 import numpy as np
 
-from ..audio import FPS, SAMPLE_RATE, load_audio, num_frames, samples_for_frames
+from ..audio import AUDIO_SUFFIXES, FPS, SAMPLE_RATE, load_audio, num_frames, samples_for_frames
 from ..errors import DatasetError, MedtalkError
 from ..rig import EMOTIONS, NUM_CONTROLS
 
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 MAX_FRAME_MISMATCH = 2  # frames of audio/rig disagreement still taken as the same clip
 RIG_FOLDERS = ("CTR", "VALID_CTR")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 # Name prefixes of the EmoFace release and of our generator, longest first so "disg" wins over "dis".
 _EMOTION_PREFIXES = {

@@ -8,14 +8,18 @@ written after every epoch and on Ctrl-C.
 Output folder:
     OUT/<stage>/model.safetensors, config.json     checkpoint after the stage (medtalk_core.checkpoint)
     OUT/<stage>/loss.csv, loss.png                 per-epoch losses
-    OUT/resume/                                    state of the stage in progress (removed when it ends)
+    OUT/resume/                                    state of the stage in progress (removed when it ends):
+                                                   state.json names its weights folder, see _save_resume
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import shutil
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -258,27 +262,31 @@ class Trainer:
     # --- resumable state ----------------------------------------------------------------------
     def _save_resume(self, stage: str, epochs_done: int, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.StepLR, history: LossHistory) -> None:
+        """One atomic unit: the weights and optimiser go to a fresh folder, then `state.json`,
+        which names that folder, replaces the old one in a single rename. Until that rename the
+        previous state stands whole; a Ctrl-C at any point never leaves a half state behind."""
         folder = self.out_dir / "resume"
         folder.mkdir(parents=True, exist_ok=True)
+        blobs = Path(tempfile.mkdtemp(prefix=f"epoch{epochs_done:04d}-", dir=folder))
         save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                  str(folder / "model.tmp"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, folder / "optim.tmp")
+                  str(blobs / "model.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, blobs / "optim.pt")
         state = {"stage": stage, "epochs_done": epochs_done, "steps": self.steps, "variant": self.variant.name,
-                 "history": history.as_rows()}
-        (folder / "state.tmp").write_text(json.dumps(state, indent=1), encoding="utf-8")
-        # rename last: a Ctrl-C while writing never leaves a half-written state behind
-        for name, suffix in (("model", ".safetensors"), ("optim", ".pt"), ("state", ".json")):
-            (folder / f"{name}.tmp").replace(folder / f"{name}{suffix}")
+                 "history": history.as_rows(), "weights": blobs.name}
+        tmp = folder / "state.json.part"
+        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        os.replace(tmp, folder / "state.json")  # the commit
+        _clear_resume(folder, keep=blobs.name)
 
     def _load_resume(self, stage: str, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.StepLR) -> tuple[int, LossHistory]:
         state = read_resume_state(self.out_dir)
         if state is None or state["stage"] != stage:
             return 0, LossHistory(stage)
-        folder = self.out_dir / "resume"
-        self.model.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(self.device)))
+        blobs = self.out_dir / "resume" / state["weights"]
+        self.model.load_state_dict(load_file(str(blobs / "model.safetensors"), device=str(self.device)))
         # our own file, and weights_only refuses anything but tensors and plain containers
-        optim_state = torch.load(folder / "optim.pt", map_location=self.device, weights_only=True)
+        optim_state = torch.load(blobs / "optim.pt", map_location=self.device, weights_only=True)
         optimizer.load_state_dict(optim_state["optimizer"])
         scheduler.load_state_dict(optim_state["scheduler"])
         self.steps = int(state["steps"])
@@ -301,8 +309,13 @@ def read_resume_state(out_dir: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _clear_resume(folder: Path) -> None:
-    """The resume state of a finished stage is superseded by the stage's own checkpoint."""
-    for name in ("model.safetensors", "optim.pt", "state.json"):
-        (folder / name).unlink(missing_ok=True)
+def _clear_resume(folder: Path, keep: str | None = None) -> None:
+    """Remove resume state: all of it once a stage's own checkpoint supersedes it (state.json
+    first, so what is left is never taken for a state), else every weights folder but `keep`."""
+    if keep is None:
+        (folder / "state.json").unlink(missing_ok=True)
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.is_dir() and entry.name != keep:
+                shutil.rmtree(entry)
 

@@ -25,7 +25,7 @@ class BakedCurves:
     fps: float  # frames per second, from the time column
     times: list[float]  # seconds, one per frame
     curves: dict[str, list[float]]  # curve name -> one value per frame, in file column order
-    duplicates: list[str] = field(default_factory=list)  # repeated column names (first one kept)
+    duplicates: list[str] = field(default_factory=list)  # repeated (or `_2`-numbered) columns, first kept
 
     @property
     def num_frames(self) -> int:
@@ -35,6 +35,13 @@ class BakedCurves:
     def kind(self) -> str:
         """'expressions' when every curve is a CTRL_expressions_* curve, else 'board'."""
         return "expressions" if all(n.startswith(EXPRESSIONS_PREFIX) for n in self.curves) else "board"
+
+
+def _copy_of(name: str, earlier: dict[str, int]) -> str | None:
+    """The column a numbered copy repeats: bake names the k-th copy of a repeated curve name
+    `<name>_k` (k >= 2; medtalk_core/curve_sets.py), e.g. CTRL_C_tongue_tip-translateX_2."""
+    stem, sep, k = name.rpartition("_")
+    return stem if sep and k.isdigit() and int(k) >= 2 and stem in earlier else None
 
 
 def read_baked_csv(path: str | Path) -> BakedCurves:
@@ -50,8 +57,9 @@ def read_baked_csv(path: str | Path) -> BakedCurves:
         keep: dict[str, int] = {}
         duplicates = []
         for i, name in enumerate(names):
-            if name in keep:
-                duplicates.append(name)  # the 174-column layout repeats CTRL_C_tongue_tip
+            original = name if name in keep else _copy_of(name, keep)
+            if original is not None:
+                duplicates.append(original)  # the 174-column layout repeats CTRL_C_tongue_tip
             else:
                 keep[name] = i
         times: list[float] = []

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from .loading import LoadOptions, load_hf, require, resolve_device, resolve_dtype
+from .loading import LoadOptions, PretrainedAdapter, load_hf, require, resolve_device, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -29,27 +29,18 @@ class BertSettings:
     #                               is a single vocabulary entry): [CLS] [UNK] [SEP] (inference mode "release")
 
 
-class BertText:
+class BertText(PretrainedAdapter):
     """TextBackbone: text -> (L, hidden_size) last hidden state, L tokens incl. [CLS] and [SEP]."""
 
     def __init__(self, settings: BertSettings = BertSettings(), options: LoadOptions = LoadOptions(),
                  config_key: str = "backbones.text.model") -> None:
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"bert:{settings.model}"
+        super().__init__(settings, options, config_key, f"bert:{settings.model}")
         self._model: torch.nn.Module | None = None
         self._tokenizer: object | None = None
-        self._dim: int | None = None
 
     @property
     def dim(self) -> int:
-        if self._dim is None:
-            transformers = require("transformers", "pretrained")
-            config = load_hf(transformers.AutoConfig, self.settings.model, "text (BERT/RoBERTa)",
-                             self.config_key, self.options)
-            self._dim = int(config.hidden_size)
-        return self._dim
+        return self._config_dim("AutoConfig", "text (BERT/RoBERTa)")
 
     def load(self) -> tuple[torch.nn.Module, object]:
         """Load model and tokenizer once (lazily); frozen, eval mode, on the chosen device and dtype."""

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from ...errors import MedtalkError
-from .loading import (LoadOptions, hf_cache_dir, is_local_path, load_hf, missing_model, require, resolve_device,
-                      resolve_dtype)
+from .loading import (LoadOptions, PretrainedAdapter, hf_cache_dir, is_local_path, load_hf, missing_model, require,
+                      resolve_device, resolve_dtype)
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +56,12 @@ class OpenClipSettings:
     quick_gelu: bool = True  # OpenAI's weights use QuickGELU; applies when `pretrained` is a local file
 
 
-class OpenClipGuidance:
+class OpenClipGuidance(PretrainedAdapter):
     """GuidanceBackbone on open_clip: texts / images -> (N, embed_dim)."""
 
     def __init__(self, settings: OpenClipSettings = OpenClipSettings(), options: LoadOptions = LoadOptions(),
                  config_key: str = "backbones.guidance.pretrained") -> None:
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"open_clip:{settings.arch}:{settings.pretrained}"
+        super().__init__(settings, options, config_key, f"open_clip:{settings.arch}:{settings.pretrained}")
         self._loaded: tuple[torch.nn.Module, object, object] | None = None
 
     @property
@@ -159,26 +156,17 @@ class HfClipSettings:
     model: str = "openai/clip-vit-base-patch32"  # hub id or local folder (model, tokenizer, image processor)
 
 
-class HfClipGuidance:
+class HfClipGuidance(PretrainedAdapter):
     """GuidanceBackbone on transformers' CLIPModel, as the release: texts / images -> (N, projection_dim)."""
 
     def __init__(self, settings: HfClipSettings = HfClipSettings(), options: LoadOptions = LoadOptions(),
                  config_key: str = "backbones.guidance.model") -> None:
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"hf_clip:{settings.model}"
+        super().__init__(settings, options, config_key, f"hf_clip:{settings.model}")
         self._loaded: tuple[torch.nn.Module, object, object] | None = None
-        self._dim: int | None = None
 
     @property
     def dim(self) -> int:
-        if self._dim is None:
-            transformers = require("transformers", "pretrained")
-            config = load_hf(transformers.CLIPConfig, self.settings.model, "guidance (CLIP)", self.config_key,
-                             self.options)
-            self._dim = int(config.projection_dim)
-        return self._dim
+        return self._config_dim("CLIPConfig", "guidance (CLIP)", field="projection_dim")
 
     def load(self) -> tuple[torch.nn.Module, object, object]:
         """(model, tokenizer, image processor), loaded once and cached."""

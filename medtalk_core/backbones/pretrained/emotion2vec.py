@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from ...audio import num_frames
 from ...config import load_yaml
-from .loading import (LoadOptions, as_audio, is_local_path, missing_model, require, resolve_device, resolve_dtype,
-                      to_time_frames)
+from .loading import (LoadOptions, PretrainedAdapter, as_audio, is_local_path, missing_model, require, resolve_device,
+                      resolve_dtype, run_by_length, to_time_frames)
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +47,14 @@ def modelscope_cache(options: LoadOptions) -> Path:
     return Path(options.cache_dir or os.environ.get("MODELSCOPE_CACHE", "~/.cache/modelscope/hub")).expanduser()
 
 
-class Emotion2vecEmotion:
+class Emotion2vecEmotion(PretrainedAdapter):
     """AudioFeatureBackbone: 16 kHz audio -> (T, 768) emotion2vec frame features on the rig clock."""
 
     def __init__(self, settings: Emotion2vecSettings = Emotion2vecSettings(), options: LoadOptions = LoadOptions(),
                  config_key: str = "backbones.audio_emotion.model") -> None:
         if settings.hub not in ("ms", "hf"):
             raise ValueError(f"emotion2vec hub must be 'ms' or 'hf', got {settings.hub!r}")
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"emotion2vec:{settings.model}"
+        super().__init__(settings, options, config_key, f"emotion2vec:{settings.model}")
         self._model: torch.nn.Module | None = None
         self._folder: Path | None = None
 
@@ -128,16 +125,11 @@ class Emotion2vecEmotion:
 
     def features_batch(self, audios: Sequence[np.ndarray]) -> list[torch.Tensor]:
         """Features for several clips; equal-length clips run as one batch (no padding mask needed)."""
-        clips = [as_audio(a) for a in audios]
-        out: list[torch.Tensor | None] = [None] * len(clips)
-        by_length: dict[int, list[int]] = {}
-        for i, clip in enumerate(clips):
-            by_length.setdefault(len(clip), []).append(i)
-        for length, indices in by_length.items():
-            raw = self.frame_features(np.stack([clips[i] for i in indices]))  # (B, F, D) at 50 Hz
-            for row, i in enumerate(indices):
-                out[i] = to_time_frames(raw[row], num_frames(length))  # (T, D)
-        return [f for f in out if f is not None]
+        def run(group: list[np.ndarray], length: int) -> list[torch.Tensor]:
+            raw = self.frame_features(np.stack(group))  # (B, F, D) at 50 Hz
+            return [to_time_frames(r, num_frames(length)) for r in raw]  # each (T, D)
+
+        return run_by_length([as_audio(a) for a in audios], run)
 
     @torch.inference_mode()
     def frame_features(self, batch: np.ndarray) -> torch.Tensor:

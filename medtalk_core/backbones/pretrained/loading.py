@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -125,3 +126,39 @@ def load_hf(loader: type, model: str, what: str, config_key: str, options: LoadO
         )
     except (OSError, ValueError, EnvironmentError) as exc:  # transformers' "can't find / can't connect"
         raise missing_model(what, model, hf_cache_dir(options), config_key, options, exc) from None
+
+
+class PretrainedAdapter:
+    """What every adapter holds: its settings, the shared load options, the config key that names
+    it in error messages, and its registry name. Weights load lazily, never in the constructor."""
+
+    def __init__(self, settings: object, options: LoadOptions, config_key: str, name: str) -> None:
+        self.settings = settings
+        self.options = options
+        self.config_key = config_key
+        self.name = name
+        self._dim: int | None = None  # feature size, once a config or the model has been read
+
+    def _config_dim(self, config_class: str, what: str, field: str = "hidden_size") -> int:
+        """The feature size from the transformers config file alone (no weights loaded), cached."""
+        if self._dim is None:
+            transformers = require("transformers", "pretrained")
+            config = load_hf(getattr(transformers, config_class), self.settings.model, what, self.config_key,
+                             self.options)
+            self._dim = int(getattr(config, field))
+        return self._dim
+
+
+def run_by_length(clips: Sequence[np.ndarray],
+                  run: Callable[[list[np.ndarray], int], Sequence[torch.Tensor]]) -> list[torch.Tensor]:
+    """Clips of equal length run together, never zero-padded into one batch (padding would change
+    the features of models without an attention mask): `run(clips of one length, length)` gives
+    one (T, D) per clip; the results come back in the clips' order."""
+    out: list[torch.Tensor | None] = [None] * len(clips)
+    by_length: dict[int, list[int]] = {}
+    for i, clip in enumerate(clips):
+        by_length.setdefault(len(clip), []).append(i)
+    for length, indices in by_length.items():
+        for i, feats in zip(indices, run([clips[i] for i in indices], length)):
+            out[i] = feats
+    return [f for f in out if f is not None]

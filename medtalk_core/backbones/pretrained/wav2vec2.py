@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ...audio import num_frames
-from .loading import LoadOptions, as_audio, load_hf, require, resolve_device, resolve_dtype, to_time_frames
+from .loading import (LoadOptions, PretrainedAdapter, as_audio, load_hf, require, resolve_device, resolve_dtype,
+                      run_by_length, to_time_frames)
 
 logger = logging.getLogger(__name__)
 
@@ -35,28 +36,19 @@ class Wav2Vec2Settings:
     normalize: bool = True  # zero-mean unit-variance per clip, as Wav2Vec2Processor does for base-960h
 
 
-class Wav2Vec2Content:
+class Wav2Vec2Content(PretrainedAdapter):
     """AudioFeatureBackbone: 16 kHz audio -> (T, hidden_size) wav2vec2 features on the rig clock."""
 
     def __init__(self, settings: Wav2Vec2Settings = Wav2Vec2Settings(), options: LoadOptions = LoadOptions(),
                  config_key: str = "backbones.audio_content.model") -> None:
         if settings.mode not in MODES:
             raise ValueError(f"wav2vec2 mode must be one of {MODES}, got {settings.mode!r}")
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"wav2vec2:{settings.model}:{settings.mode}"
+        super().__init__(settings, options, config_key, f"wav2vec2:{settings.model}:{settings.mode}")
         self._model: torch.nn.Module | None = None
-        self._dim: int | None = None
 
     @property
     def dim(self) -> int:
-        if self._dim is None:
-            transformers = require("transformers", "pretrained")
-            config = load_hf(transformers.Wav2Vec2Config, self.settings.model, "audio content (wav2vec2)",
-                             self.config_key, self.options)
-            self._dim = int(config.hidden_size)
-        return self._dim
+        return self._config_dim("Wav2Vec2Config", "audio content (wav2vec2)")
 
     @property
     def device(self) -> torch.device:
@@ -84,17 +76,11 @@ class Wav2Vec2Content:
 
         Clips of different lengths are not zero-padded together: base-960h has no attention mask
         and its first convolution normalises over time, so padding would change the features."""
-        clips = [as_audio(a) for a in audios]
-        out: list[torch.Tensor | None] = [None] * len(clips)
-        by_length: dict[int, list[int]] = {}
-        for i, clip in enumerate(clips):
-            by_length.setdefault(len(clip), []).append(i)
-        for length, indices in by_length.items():
-            batch = np.stack([self._prepare(clips[i]) for i in indices])  # (B, n')
-            feats = self._forward(batch, num_frames(length))  # (B, T, D)
-            for row, i in enumerate(indices):
-                out[i] = feats[row]
-        return [f for f in out if f is not None]
+        def run(group: list[np.ndarray], length: int) -> torch.Tensor:
+            batch = np.stack([self._prepare(clip) for clip in group])  # (B, n')
+            return self._forward(batch, num_frames(length))  # (B, T, D)
+
+        return run_by_length([as_audio(a) for a in audios], run)
 
     def _prepare(self, clip: np.ndarray) -> np.ndarray:
         if self.settings.normalize:

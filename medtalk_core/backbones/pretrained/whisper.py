@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..base import Transcript, Word
-from .loading import LoadOptions, as_audio, hf_cache_dir, is_local_path, missing_model, require
+from .loading import LoadOptions, PretrainedAdapter, as_audio, hf_cache_dir, is_local_path, missing_model, require
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +28,12 @@ class FasterWhisperSettings:
     cpu_threads: int = 0  # CTranslate2 CPU threads; 0 = its default
 
 
-class FasterWhisperTranscriber:
+class FasterWhisperTranscriber(PretrainedAdapter):
     """Transcriber: 16 kHz audio -> Transcript(text, words with start/end seconds)."""
 
     def __init__(self, settings: FasterWhisperSettings = FasterWhisperSettings(),
                  options: LoadOptions = LoadOptions(), config_key: str = "backbones.transcriber.model") -> None:
-        self.settings = settings
-        self.options = options
-        self.config_key = config_key
-        self.name = f"faster-whisper:{settings.model}"
+        super().__init__(settings, options, config_key, f"faster-whisper:{settings.model}")
         self._model: object | None = None
 
     def _device(self) -> tuple[str, int]:
