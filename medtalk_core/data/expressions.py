@@ -24,10 +24,13 @@ from ..audio import FPS, SAMPLE_RATE
 from .rigmap import rows
 
 POSES: dict[str, dict[str, float]] = {
+    # The angry mouth is the real angry solve's (mean over its frames; docs/ARTICULATION.md): a
+    # furious speaker barely depresses the corners or raises the upper lip, and pulls the corners a little.
     "angry": {"brow_down": 0.50, "brow_lateral": 0.70, "eye_squintInner": 0.55, "eye_faceScrunch": 0.30,
               "nose": 0.30, "nose_nasolabialDeepen": 0.22, "eye_cheekRaise": 0.12, "eye_blink": -0.20,
-              "mouth_upperLipRaise": 0.15, "mouth_cornerDepress": 0.12, "mouth_stretch": 0.12,
-              "mouth_dimple": 0.25, "eyelashes_tweakerIn": 0.15, "eyelashes_tweakerOut": 0.15},
+              "mouth_upperLipRaise": 0.043, "mouth_cornerDepress": 0.010, "mouth_stretch": 0.037,
+              "mouth_cornerPull": 0.069, "mouth_dimple": 0.30, "eyelashes_tweakerIn": 0.15,
+              "eyelashes_tweakerOut": 0.15},
     "disgust": {"nose": 0.50, "nose_nasolabialDeepen": 0.40, "mouth_upperLipRaise": 0.45, "brow_down": 0.35,
                 "brow_lateral": 0.30, "eye_squintInner": 0.40, "eye_cheekRaise": 0.30, "eye_faceScrunch": 0.40,
                 "mouth_cornerDepress": 0.30, "eye_blink": 0.15, "nose-translateX": 0.10},

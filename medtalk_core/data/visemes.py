@@ -8,11 +8,19 @@ the dominance-weighted mean of the nearby targets. Diphthongs and r-coloured vow
 into two halves with their own targets. Values are calibrated on the real EmoFace sample
 (jaw opening up to about 0.45, purse up to about 0.95, lipsTogether up to about 0.75).
 Only rigmap.articulatory_rows() are written, so the curves carry no emotion at all.
+
+On top of the hand-set targets, `assets/articulation_calibration.json` holds per-control gains
+fitted to the real EmoFace solve (benchmarks/calibrate_articulation.py writes it and the table
+in docs/ARTICULATION.md), and the slope of the whole mouth's drop with the jaw
+(CTRL_C_mouth-translateY, which the real solve moves with the jaw and the targets never set).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -70,9 +78,10 @@ CONSONANTS: dict[str, tuple[dict[str, float], float]] = {
            "mouth_lowerLipDepress": 0.0, "jaw_fwdBack": -0.1}, 3.0),
     "v": ({"mouth_lipBiteD": 0.50, "mouth_lipBiteU": 0.05, "jaw-translateY": 0.06,
            "mouth_lowerLipDepress": 0.0, "jaw_fwdBack": -0.1}, 3.0),
-    "θ": ({"tongue_inOut": 0.35, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
+    # The tongue tip comes out between the teeth: in Epic's wiring tongue_inOut's negative half is tongueOut.
+    "θ": ({"tongue_inOut": -0.35, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
            "mouth_lowerLipDepress": 0.10}, 1.5),
-    "ð": ({"tongue_inOut": 0.30, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
+    "ð": ({"tongue_inOut": -0.30, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
            "mouth_lowerLipDepress": 0.10}, 1.5),
     "t": (_ALVEOLAR, 1.2), "d": (_ALVEOLAR, 1.2), "n": (_ALVEOLAR, 1.0), "ɾ": (_ALVEOLAR, 0.8),
     "s": ({"jaw-translateY": 0.05, "mouth_lowerLipDepress": 0.12, "mouth_tightenD": 0.15,
@@ -108,6 +117,38 @@ KEYS: tuple[str, ...] = tuple(sorted(
     {k for targets in VOWELS.values() for k in targets}
     | {k for targets, _ in CONSONANTS.values() for k in targets}
 ))
+
+
+MOUTH_DROP_KEY = "mouth-translateY"  # follows the jaw (slope in the calibration), no targets of its own
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Gains on the articulated curves (key -> factor, 1 when absent) and the mouth's drop per unit
+    of jaw opening."""
+
+    gains: dict[str, float] = field(default_factory=dict)
+    mouth_drop_per_jaw: float = 0.0
+
+    def gain(self, key: str) -> float:
+        return float(self.gains.get(key, 1.0))
+
+
+IDENTITY = Calibration()
+CALIBRATION_ASSET = "assets/articulation_calibration.json"
+
+
+@lru_cache(maxsize=1)
+def shipped_calibration() -> Calibration:
+    """The calibration fitted on the real solve (IDENTITY if the asset is absent)."""
+    path = resources.files("medtalk_core").joinpath(CALIBRATION_ASSET)
+    if not path.is_file():
+        return IDENTITY
+    data = json.loads(path.read_text(encoding="utf-8"))
+    unknown = set(data["gains"]) - set(KEYS)
+    if unknown:
+        raise ValueError(f"{CALIBRATION_ASSET}: unknown articulation keys {sorted(unknown)}")
+    return Calibration({k: float(v) for k, v in data["gains"].items()}, float(data["mouth_drop_per_jaw"]))
 
 
 @dataclass(frozen=True)
@@ -168,8 +209,10 @@ def _targets(seg: Segment) -> tuple[dict[str, float], dict[str, float]]:
     return t, dom
 
 
-def articulate(segs: list[Segment], num_frames: int) -> np.ndarray:
-    """Viseme segments -> (num_frames, 174) float32 with only the articulatory rows set."""
+def articulate(segs: list[Segment], num_frames: int, calibration: Calibration | None = None) -> np.ndarray:
+    """Viseme segments -> (num_frames, 174) float32 with only the articulatory rows set.
+    `calibration` None uses the shipped one (IDENTITY gives the hand-set targets alone)."""
+    cal = shipped_calibration() if calibration is None else calibration
     out = np.zeros((num_frames, rig.NUM_CONTROLS), np.float32)
     if not segs or num_frames == 0:
         return out
@@ -190,5 +233,7 @@ def articulate(segs: list[Segment], num_frames: int) -> np.ndarray:
     values = num / den  # (T, K)
     for k, j in col.items():
         for r in rows(k):
-            out[:, r] = values[:, j]
+            out[:, r] = values[:, j] * cal.gain(k)
+    jaw = out[:, rows("jaw-translateY")[0]]
+    out[:, rows(MOUTH_DROP_KEY)[0]] = cal.mouth_drop_per_jaw * jaw
     return rig.clamp(out)
