@@ -140,11 +140,9 @@ def process(job: _Job) -> dict[str, str]:
         if not np.isfinite(audio).all():
             raise AlignmentError("audio holds NaN or infinite samples")
         align_path = out / "ALIGN" / f"{job.name}.tsv"
-        if align_path.is_file():
-            alignment = read_alignment(align_path)
-        else:
-            alignment = _aligner(job.min_score).align(audio, job.item.transcript)
-            write_alignment(align_path, alignment)
+        if not align_path.is_file():
+            write_alignment(align_path, _aligner(job.min_score).align(audio, job.item.transcript))
+        alignment = read_alignment(align_path)  # as written, so a re-run builds the very same rig
         rng = np.random.default_rng([job.seed, *job.name.encode()])
         face = pseudo_rig(alignment, audio, rng)
     except MedtalkError as exc:

@@ -108,10 +108,22 @@ VOWEL_DOMINANCE = 1.0
 VOWEL_RELEASE_DOMINANCE = 0.6  # how strongly a vowel pulls consonant-only controls back to 0
 CONSONANT_JAW_DOMINANCE = 0.4  # consonants only partly close the jaw (the lips close themselves),
 # so each vowel's opening peaks at its centre
+BILABIAL_JAW_DOMINANCE = 1.0  # ... but lips can only meet with the jaw raised: /p b m/ close it further
+BILABIAL_UNITS = frozenset({"p", "b", "m"})
 SILENCE_DOMINANCE = 0.8
 REST_DOMINANCE = 1e-3  # far from any phoneme, every control returns to 0
 SPREAD_S = 0.035  # how far (s) a phoneme's dominance reaches beyond half its duration
 SHAPE_POWER = 1.5  # exponent of the dominance fall-off
+# Lip contact is made and released within a few tens of ms, whatever the neighbours do: with the
+# soft fall-off above, a bilabial's strong dominance reaches into the next vowel's centre and holds
+# the lips together there (on real speech timings, lipsTogether stayed above 0.5 in most vowels
+# between bilabials). Contact controls get a sharp fall-off and a firm release by vowels.
+CONTACT_KEYS = frozenset({"mouth_lipsTogetherD", "mouth_lipsTogetherU", "mouth_stickyOuterD", "mouth_stickyOuterU",
+                          "mouth_stickyInnerD", "mouth_stickyInnerU", "mouth_lipSticky", "mouth_stickyD",
+                          "mouth_stickyU", "mouth_pressD", "mouth_pressU", "mouth_lipBiteD", "mouth_lipBiteU"})
+CONTACT_SPREAD_S = 0.012
+CONTACT_SHAPE_POWER = 4.0
+CONTACT_RELEASE_DOMINANCE = 2.0  # how firmly a vowel opens a lip contact
 
 KEYS: tuple[str, ...] = tuple(sorted(
     {k for targets in VOWELS.values() for k in targets}
@@ -200,12 +212,14 @@ def _targets(seg: Segment) -> tuple[dict[str, float], dict[str, float]]:
         t = VOWELS[seg.symbol]
         # A vowel also opens whatever a consonant closed (lips together, bitten lip, tongue up).
         released = {k: 0.0 for k in KEYS if k not in t}
-        dom = {k: VOWEL_DOMINANCE for k in t} | {k: VOWEL_RELEASE_DOMINANCE for k in released}
+        dom = {k: VOWEL_DOMINANCE for k in t} | {
+            k: CONTACT_RELEASE_DOMINANCE if k in CONTACT_KEYS else VOWEL_RELEASE_DOMINANCE for k in released}
         return t | released, dom
     t, alpha = CONSONANTS[seg.symbol]
     dom = {k: alpha for k in t}
     if "jaw-translateY" in dom:
-        dom["jaw-translateY"] = min(alpha, CONSONANT_JAW_DOMINANCE)
+        limit = BILABIAL_JAW_DOMINANCE if seg.symbol in BILABIAL_UNITS else CONSONANT_JAW_DOMINANCE
+        dom["jaw-translateY"] = min(alpha, limit)
     return t, dom
 
 
@@ -218,8 +232,10 @@ def articulate(segs: list[Segment], num_frames: int, calibration: Calibration | 
         return out
     t = np.arange(num_frames) / FPS  # (T,) frame times, s
     centres = np.array([s.centre for s in segs])  # (S,)
-    widths = np.array([0.5 * (s.end - s.start) + SPREAD_S for s in segs])  # (S,)
-    shape = np.exp(-(np.abs(t[None, :] - centres[:, None]) / widths[:, None]) ** SHAPE_POWER)  # (S, T)
+    half = np.array([0.5 * (s.end - s.start) for s in segs])  # (S,)
+    distance = np.abs(t[None, :] - centres[:, None])  # (S, T)
+    soft = np.exp(-(distance / (half + SPREAD_S)[:, None]) ** SHAPE_POWER)  # (S, T)
+    sharp = np.exp(-(distance / (half + CONTACT_SPREAD_S)[:, None]) ** CONTACT_SHAPE_POWER)  # (S, T)
     target = np.zeros((len(segs), len(KEYS)))  # (S, K)
     alpha = np.zeros((len(segs), len(KEYS)))  # (S, K)
     col = {k: j for j, k in enumerate(KEYS)}
@@ -228,8 +244,9 @@ def articulate(segs: list[Segment], num_frames: int, calibration: Calibration | 
         for k, v in tg.items():
             target[i, col[k]] = v
             alpha[i, col[k]] = dom[k]
-    num = shape.T @ (alpha * target)  # (T, K)
-    den = shape.T @ alpha + REST_DOMINANCE  # (T, K)
+    contact = np.array([k in CONTACT_KEYS for k in KEYS])  # (K,)
+    num = np.where(contact, sharp.T @ (alpha * target), soft.T @ (alpha * target))  # (T, K)
+    den = np.where(contact, sharp.T @ alpha, soft.T @ alpha) + REST_DOMINANCE  # (T, K)
     values = num / den  # (T, K)
     for k, j in col.items():
         for r in rows(k):
