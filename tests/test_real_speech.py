@@ -210,3 +210,47 @@ def test_closure_and_auc_scores_can_fail() -> None:
     assert closed_on(rig, m)
     assert auc([1, 2, 3], [0, 0.5]) == 1.0 and auc([0], [1]) == 0.0 and auc([1], [1]) == 0.5
     assert np.isnan(auc([], [1]))
+
+
+def test_level_split_front_end_moves_one_column_with_gain(real_sample) -> None:
+    from medtalk_core.backbones.logmel import LogMel
+
+    wav, _ = real_sample["sense_and_sensibility_01_austen_64kb-0880"]
+    audio = _audio(wav)
+    front = LogMel(level_split=True)
+    quiet, loud = front.features(audio * 0.25).numpy(), front.features(audio).numpy()  # 12 dB apart
+    assert quiet.shape == (num_frames_of(audio), 81)
+    speech = loud[:, -1] > np.percentile(loud[:, -1], 50)  # the louder half of the frames
+    # spectral shape: gain-free, but for the few quiet bands the log floor clips
+    shape_change = np.abs(quiet[speech, :-1] - loud[speech, :-1])
+    assert np.median(shape_change) < 0.005 and np.percentile(shape_change, 90) < 0.02
+    level_change = loud[speech, -1] - quiet[speech, -1]
+    assert abs(np.median(level_change) - np.log10(16) / 4) < 0.01  # the level column moved 12 dB
+    plain = LogMel().features(audio).numpy()  # without the split, all 80 columns move together
+    assert np.median(np.abs(plain - LogMel().features(audio * 0.25).numpy())[speech]) > 0.25
+
+
+def num_frames_of(audio: np.ndarray) -> int:
+    from medtalk_core.audio import num_frames
+
+    return num_frames(len(audio))
+
+
+def test_training_reads_several_dataset_folders(tmp_path) -> None:
+    from medtalk_core.data.emoface import EmoFaceDataset
+
+    def write_set(root: Path, names: list[str]) -> None:
+        for sub in ("WAV", "CTR"):
+            (root / sub).mkdir(parents=True)
+        for name in names:
+            sf.write(root / "WAV" / f"{name}.wav", np.zeros(1600, np.float32), SAMPLE_RATE)
+            np.savetxt(root / "CTR" / f"{name}.txt", np.zeros((6, 174)), delimiter=",")
+
+    write_set(tmp_path / "synth", ["happy_s0001_v0", "sad_s0001_v0"])
+    write_set(tmp_path / "real", ["neutral_ls_1-2-3"])
+    data = EmoFaceDataset([tmp_path / "synth", tmp_path / "real"])
+    assert [c.name for c in data.clips] == ["happy_s0001_v0", "sad_s0001_v0", "neutral_ls_1-2-3"]
+    assert data.clips[2].root == tmp_path / "real"
+    write_set(tmp_path / "again", ["sad_s0001_v0"])
+    with pytest.raises(DatasetError, match="repeat"):
+        EmoFaceDataset([tmp_path / "synth", tmp_path / "again"])
