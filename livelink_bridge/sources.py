@@ -3,7 +3,8 @@
 Both hand out `AudioChunk`s: mono float32 at 16 kHz with the capture time (time.time() clock)
 of their first sample. The microphone callback only copies into a bounded queue (it never
 blocks the audio thread; overflows are counted); mixing, resampling and device-loss handling
-happen in `read()`, on the daemon's thread.
+happen in `read()`, on the daemon's thread. A live source may deliver nothing for a while
+(device lost, suspended, not started yet): `livelink_bridge.gapless` keeps the timeline going.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class _ChunkTimer:
 
 
 # --- microphone ------------------------------------------------------------------------------
+_MAX_PATIENCE_S = 8.0  # longest wait for the first block of a reopened stream before another reopen
 StreamFactory = Callable[..., Any]  # (device, samplerate, channels, blocksize, callback) -> stream
 DeviceQuery = Callable[[Any], dict]  # device -> {"name", "default_samplerate", "max_input_channels"}
 
@@ -142,6 +144,15 @@ def _sounddevice_query(device: Any) -> dict:
     import sounddevice as sd
 
     return dict(sd.query_devices(device, kind="input"))
+
+
+def _sounddevice_refresh() -> None:
+    """Make PortAudio list the devices again (it enumerates once, when it initialises); this
+    closes every PortAudio stream of the process, so it runs only while the input is closed."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
 
 
 def parse_device(device: str | int | None) -> str | int | None:
@@ -173,31 +184,38 @@ def list_input_devices() -> list[dict]:
 class MicSource:
     """Microphone input at the device's native rate and channels, mixed to mono, resampled to 16 kHz.
 
-    A lost device (an error, or no callback for `lost_after_s`) is reported and reopened with
-    exponential back-off; meanwhile `read()` returns silence in real time, so the engine keeps
-    producing idle frames and the character never freezes."""
+    A lost device (the stream stops, or no callback for `lost_after_s`) is reported, closed and
+    reopened with capped exponential back-off; every reopen asks the device again for its native
+    rate and channels. While it is gone `read()` returns nothing: `GaplessSource` (the daemon's
+    wrapper of every live source) fills the timeline with silence so the face keeps idling."""
 
     def __init__(self, device: str | int | None = None, chunk_ms: float = 5.0, queue_blocks: int = 400,
                  stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
-                 clock: Callable[[], float] = time.time, lost_after_s: float = 1.0,
-                 backoff_s: tuple[float, float] = (0.5, 8.0)) -> None:
+                 refresh_devices: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 lost_after_s: float = 2.0, backoff_s: tuple[float, float] = (0.25, 1.0)) -> None:
         self.device = parse_device(device)
         self.chunk_ms = chunk_ms
         self._factory = stream_factory or _sounddevice_stream
         self._query = device_query or _sounddevice_query
+        self._refresh = refresh_devices or _sounddevice_refresh
         self._clock = clock
         self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=queue_blocks)
+        # An open stream may take a while to deliver its first block (PulseAudio wakes an idle
+        # source up to 2 s late): each reopen that brought no audio doubles the patience, up
+        # to _MAX_PATIENCE_S; audio resets it.
         self.lost_after_s = lost_after_s
-        self.backoff_s = backoff_s
+        self.backoff_s = backoff_s  # (first, cap) wait between reopen attempts
+        self._patience = lost_after_s
         self._stream: Any = None
         self._rate = SAMPLE_RATE
+        self._channels = 1
         self._resampler: StreamResampler | None = None
         self._timer: _ChunkTimer | None = None
         self._last_callback = 0.0
+        self._heard = False  # a block arrived since the last open
         self._retry_at = 0.0
         self._backoff = backoff_s[0]
-        self._silence_from = 0.0  # while lost: capture time up to which silence was handed out
-        self._audio_end: float | None = None  # capture time just after the last sample handed out
+        self._failures = 0  # reopen attempts failed in a row (logged sparsely)
         self.device_name = ""
         self.exhausted = False  # a microphone never runs out
         self.overflows = 0
@@ -219,23 +237,29 @@ class MicSource:
             which = "the default audio input" if self.device is None else f"audio input {self.device!r}"
             raise MedtalkError(f"cannot open {which}: {exc} (see `medtalk devices`)") from None
 
-    def _open(self) -> None:
+    def _open(self, reopen: bool = False) -> None:
         try:
             info = self._query(self.device)
         except ValueError as exc:
-            raise MedtalkError(f"audio input {self.device!r} not found: {exc} (see `medtalk devices`)") from None
+            if not reopen:
+                raise MedtalkError(f"audio input {self.device!r} not found: {exc} (see `medtalk devices`)") from None
+            # PortAudio lists devices once, at start: a device plugged back in may only appear
+            # (or move to another index) in a fresh list.
+            self._refresh()
+            info = self._query(self.device)
         self._rate = int(round(float(info["default_samplerate"])))
-        channels = max(1, min(2, int(info["max_input_channels"])))
+        self._channels = max(1, min(2, int(info["max_input_channels"])))
         blocksize = max(1, int(round(self._rate * self.chunk_ms / 1000.0)))
         self._resampler = StreamResampler(self._rate)
         self._timer = _ChunkTimer(self._rate)
-        stream = self._factory(self.device, self._rate, channels, blocksize, self._callback)
+        stream = self._factory(self.device, self._rate, self._channels, blocksize, self._callback)
         stream.start()
         self._stream = stream
         self._last_callback = self._clock()
+        self._heard = False
         self.device_name = str(info.get("name", self.device))
-        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, self._rate, channels,
-                    "" if channels == 1 else "s")
+        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, self._rate, self._channels,
+                    "" if self._channels == 1 else "s")
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
@@ -261,7 +285,8 @@ class MicSource:
     # --- daemon thread ---
     def read(self, timeout: float) -> list[AudioChunk]:
         if self._stream is None:
-            return self._read_while_lost(timeout)
+            self._reopen_when_due(timeout)
+            return []
         items = []
         try:
             items.append(self._queue.get(timeout=max(0.0, timeout)))
@@ -277,49 +302,45 @@ class MicSource:
             if out.size:
                 chunks.append(chunk)
                 self.level_db = level_db(out)
-                self._audio_end = chunk.capture_time + out.shape[0] / SAMPLE_RATE
+        if items and not self._heard:
+            self._heard = True
+            self._backoff, self._patience = self.backoff_s[0], self.lost_after_s
+            if self.reopens:
+                logger.warning("audio input %s delivers again", self.device_name)
         now = self._clock()
         active = getattr(self._stream, "active", True)
-        if not active or now - self._last_callback > self.lost_after_s:
+        if not active or now - self._last_callback > self._patience:
             self._lose(now, "stream stopped" if not active else f"no audio for {now - self._last_callback:.1f} s")
         return chunks
 
     def _lose(self, now: float, why: str) -> None:
-        logger.warning("audio input %s lost (%s); reopening in %.1f s, idle frames meanwhile",
+        logger.warning("audio input %s lost (%s); reopening in %.2f s, idle frames meanwhile",
                        self.device_name or self.device, why, self._backoff)
+        if not self._heard:
+            self._patience = min(2 * self._patience, _MAX_PATIENCE_S)
         self.close()
         while not self._queue.empty():
             self._queue.get_nowait()
         self._retry_at = now + self._backoff
-        # Silence continues the timeline from the last sample, not from when the loss was noticed:
-        # a gap would leave every later frame behind the output clock, which then drops them all.
-        self._silence_from = min(now, self._audio_end) if self._audio_end is not None else now
         self.level_db = -120.0
 
-    def _read_while_lost(self, timeout: float) -> list[AudioChunk]:
+    def _reopen_when_due(self, timeout: float) -> None:
         now = self._clock()
         if now >= self._retry_at:
             try:
-                self._open()
+                self._open(reopen=True)
                 self.reopens += 1
-                self._backoff = self.backoff_s[0]
+                self._failures = 0
                 logger.warning("audio input %s reopened", self.device_name)
-                return []
+                return
             except Exception as exc:  # keep trying: the user may plug the device back in
+                self._failures += 1
                 self._backoff = min(self._backoff * 2, self.backoff_s[1])
                 self._retry_at = now + self._backoff
-                logger.warning("audio input still unavailable (%s); next try in %.1f s", exc, self._backoff)
+                if self._failures in (1, 10) or self._failures % 100 == 0:  # tries are cheap, logs are not
+                    logger.warning("audio input still unavailable (%s, %d tries); trying every %.2f s",
+                                   exc, self._failures, self._backoff)
         time.sleep(max(0.0, min(timeout, self._retry_at - now)))
-        return self._silence(self._clock())
-
-    def _silence(self, now: float) -> list[AudioChunk]:
-        n = int((now - self._silence_from) * SAMPLE_RATE)
-        if n <= 0:
-            return []
-        chunk = AudioChunk(np.zeros(n, dtype=np.float32), self._silence_from)
-        self._silence_from += n / SAMPLE_RATE
-        self._audio_end = self._silence_from
-        return [chunk]
 
 
 # --- file ------------------------------------------------------------------------------------
