@@ -50,6 +50,9 @@ class FakeStream:
     def stop(self):
         self.active = False
 
+    def abort(self):
+        self.active = False
+
     def close(self):
         self.closed = True
 
@@ -139,18 +142,21 @@ def test_mic_reopens_a_lost_device_with_capped_backoff_and_its_new_format():
         attempts.append(clock.t)
         return open_stream(*args)
 
-    mic = MicSource(stream_factory=logged_open, device_query=dev.query, clock=clock, backoff_s=(0.25, 1.0))
+    mic = MicSource(stream_factory=logged_open, device_query=dev.query, clock=clock, backoff_s=(0.25, 1.0),
+                    keeper_interval_s=None)  # the test tends the device itself, on its fake clock
     mic.start()
     dev.streams[0].feed(np.full((240, 2), 0.5, np.float32))
     assert len(mic.read(timeout=0.0)) == 1
     dev.streams[0].active = False  # unplugged: PortAudio stops the stream
     dev.fail = 5  # the first five reopen attempts fail
+    mic.tend()
     assert mic.read(timeout=0.0) == [] and dev.streams[0].closed
     # it comes back as a 44.1 kHz mono device
     dev.info = {"name": "Fake Mic", "default_samplerate": 44100.0, "max_input_channels": 1}
     lost_at = clock.t
     while len(dev.streams) < 2:
         clock.t += 0.01
+        mic.tend()
         assert mic.read(timeout=0.0) == []  # nothing while it is gone (GaplessSource fills in)
     gaps = np.diff([lost_at] + attempts[1:])
     assert np.allclose(gaps, [0.25, 0.5, 1.0, 1.0, 1.0, 1.0], atol=0.011), "doubling, capped at 1 s"
@@ -172,7 +178,7 @@ def test_mic_grows_its_patience_while_reopened_streams_deliver_nothing():
     dev = FakeDevice(16000, 1)
     clock = Clock()
     mic = MicSource(stream_factory=dev.open, device_query=dev.query, clock=clock, lost_after_s=1.0,
-                    backoff_s=(0.25, 1.0))
+                    backoff_s=(0.25, 1.0), keeper_interval_s=None)
     mic.start()
 
     def open_for() -> float:
@@ -180,16 +186,17 @@ def test_mic_grows_its_patience_while_reopened_streams_deliver_nothing():
         opened, n = clock.t, len(dev.streams)
         while not dev.streams[-1].closed:
             clock.t += 0.01
-            mic.read(timeout=0.0)
+            mic.tend()
         closed_at = clock.t
         while len(dev.streams) == n:
             clock.t += 0.01
-            mic.read(timeout=0.0)
+            mic.tend()
         return closed_at - opened
 
     assert [round(open_for(), 1) for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]  # capped
     dev.streams[-1].feed(np.zeros((80, 1), np.float32))  # a block (even silence): patience resets
     assert len(mic.read(timeout=0.0)) == 1
+    mic.tend()
     assert round(open_for(), 1) == 1.0
     mic.close()
 
@@ -209,14 +216,14 @@ def test_mic_lists_devices_again_when_a_reopened_device_is_not_found():
         refreshed.append(clock.t)
         listed[0] = True  # the fresh list has it again
 
-    mic = MicSource("USB Mic", stream_factory=dev.open, device_query=query, refresh_devices=refresh, clock=clock)
+    mic = MicSource("USB Mic", stream_factory=dev.open, device_query=query, refresh_devices=refresh, clock=clock,
+                    keeper_interval_s=None)
     mic.start()
     dev.streams[0].active = False
     listed[0] = False  # the stale list lost it when it was unplugged
-    mic.read(timeout=0.0)
     while len(dev.streams) < 2:
         clock.t += 0.05
-        mic.read(timeout=0.0)
+        mic.tend()
     assert len(refreshed) == 1 and dev.streams[1].active
     mic.close()
 
@@ -224,7 +231,8 @@ def test_mic_lists_devices_again_when_a_reopened_device_is_not_found():
 def test_gapless_fills_silence_while_the_input_delivers_nothing_and_follows_it_back():
     dev = FakeDevice(16000, 1)
     clock = Clock()
-    mic = MicSource(stream_factory=dev.open, device_query=dev.query, clock=clock, lost_after_s=1.0)
+    mic = MicSource(stream_factory=dev.open, device_query=dev.query, clock=clock, lost_after_s=1.0,
+                    keeper_interval_s=None)
     src = GaplessSource(mic, lost_after_s=0.2, clock=clock)
     src.start()
     t0 = clock.t
@@ -234,6 +242,7 @@ def test_gapless_fills_silence_while_the_input_delivers_nothing_and_follows_it_b
         clock.t += 0.01
         if block is not None:
             dev.streams[-1].feed(block)
+        mic.tend()
         got.extend(src.read(timeout=0.0))
 
     for _ in range(19):  # not started yet, but within lost_after_s: nothing
