@@ -24,6 +24,7 @@ from .control import ControlServer
 from .daemon_config import DaemonConfig
 from .engine import StreamingEngine
 from .frames import RigFrame
+from .gapless import GaplessSource
 from .guidance_state import GuidanceState
 from .hotkeys import Hotkeys
 from medtalk_core.inference_mode import rules
@@ -152,6 +153,8 @@ class Daemon:
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
         self.stats.source = cfg.source.kind if cfg.source.kind != "file" else f"file:{cfg.source.path}"
         self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
+        if self.realtime:  # the output clock needs a timeline that goes on while the input delivers nothing
+            self.source = GaplessSource(self.source, cfg.source.input_lost_ms / 1000.0)
         self.source.start()
         return self
 
@@ -246,6 +249,7 @@ class Daemon:
                     self.worker.submit(segment)
             self.engine.insert_audio(samples, chunk.capture_time)
         self.stats.input_level_db = self.source.level_db
+        self.stats.input_lost = isinstance(self.source, GaplessSource) and self.source.input_lost
         self.stats.overflows = self.source.overflows
 
     def _poll_control(self) -> None:

@@ -79,6 +79,7 @@ class SourceConfig:
     loop: bool = False  # file: start over at the end instead of stopping
     chunk_ms: float = 5.0  # file: chunk length; mic: block length asked of the driver (adds to latency)
     queue_blocks: int = 400  # mic: bounded callback queue (400 x 5 ms = 2 s); overflow is counted
+    input_lost_ms: float = 200.0  # live: no audio this long = input lost; silence (idle frames) fills in
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("engine.idle.blink_interval_s must be two increasing positive numbers")
     if cfg.source.kind not in SOURCE_KINDS:  # the YAML loader checks too; this covers `replace`
         raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, got {cfg.source.kind!r}")
+    if cfg.source.input_lost_ms <= 0:
+        raise ConfigError("source.input_lost_ms must be > 0")
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
     try:

@@ -3,7 +3,8 @@
 Both hand out `AudioChunk`s: mono float32 at 16 kHz with the capture time (time.time() clock)
 of their first sample. The microphone callback only copies into a bounded queue (it never
 blocks the audio thread; overflows are counted); mixing, resampling and device-loss handling
-happen in `read()`, on the daemon's thread.
+happen in `read()`, on the daemon's thread. A live source may deliver nothing for a while
+(device lost, suspended, not started yet): `livelink_bridge.gapless` keeps the timeline going.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -126,6 +128,7 @@ class _ChunkTimer:
 
 
 # --- microphone ------------------------------------------------------------------------------
+_MAX_PATIENCE_S = 8.0  # longest wait for the first block of a reopened stream before another reopen
 StreamFactory = Callable[..., Any]  # (device, samplerate, channels, blocksize, callback) -> stream
 DeviceQuery = Callable[[Any], dict]  # device -> {"name", "default_samplerate", "max_input_channels"}
 
@@ -142,6 +145,15 @@ def _sounddevice_query(device: Any) -> dict:
     import sounddevice as sd
 
     return dict(sd.query_devices(device, kind="input"))
+
+
+def _sounddevice_refresh() -> None:
+    """Make PortAudio list the devices again (it enumerates once, when it initialises); this
+    closes every PortAudio stream of the process, so it runs only while the input is closed."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
 
 
 def parse_device(device: str | int | None) -> str | int | None:
@@ -170,34 +182,57 @@ def list_input_devices() -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class _Block:
+    samples: np.ndarray  # (frames, channels) float32 at the stream's native rate
+    time: float  # capture time of its first sample
+    stream: int  # which opening of the device it came from
+    rate: int  # that opening's native rate
+
+
 class MicSource:
     """Microphone input at the device's native rate and channels, mixed to mono, resampled to 16 kHz.
 
-    A lost device (an error, or no callback for `lost_after_s`) is reported and reopened with
-    exponential back-off; meanwhile `read()` returns silence in real time, so the engine keeps
-    producing idle frames and the character never freezes."""
+    A keeper thread owns the device: it notices a loss (the stream stops, or no callback for
+    `lost_after_s`), closes the stream and reopens it with capped exponential back-off, asking the
+    device again for its native rate and channels each time. PortAudio calls can block (an open
+    that fails takes ~0.25 s, stopping a stream that waits for data up to 2 s), so none of them
+    runs on the daemon's thread: `read()` only converts queued blocks. While the device is gone
+    it returns nothing; `GaplessSource` (the daemon's wrapper of every live source) fills the
+    timeline with silence so the face keeps idling."""
 
     def __init__(self, device: str | int | None = None, chunk_ms: float = 5.0, queue_blocks: int = 400,
                  stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
-                 clock: Callable[[], float] = time.time, lost_after_s: float = 1.0,
-                 backoff_s: tuple[float, float] = (0.5, 8.0)) -> None:
+                 refresh_devices: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 lost_after_s: float = 2.0, backoff_s: tuple[float, float] = (0.25, 1.0),
+                 keeper_interval_s: float | None = 0.05) -> None:
         self.device = parse_device(device)
         self.chunk_ms = chunk_ms
         self._factory = stream_factory or _sounddevice_stream
         self._query = device_query or _sounddevice_query
+        self._refresh = refresh_devices or _sounddevice_refresh
         self._clock = clock
-        self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=queue_blocks)
+        self._queue: queue.Queue[_Block] = queue.Queue(maxsize=queue_blocks)
+        # An open stream may take a while to deliver its first block (PulseAudio wakes an idle
+        # source up to 2 s late): each reopen that brought no audio doubles the patience, up
+        # to _MAX_PATIENCE_S; audio resets it.
         self.lost_after_s = lost_after_s
-        self.backoff_s = backoff_s
+        self.backoff_s = backoff_s  # (first, cap) wait between reopen attempts
+        self.keeper_interval_s = keeper_interval_s  # how often the keeper looks; None = the owner calls tend()
+        self._patience = lost_after_s
         self._stream: Any = None
-        self._rate = SAMPLE_RATE
-        self._resampler: StreamResampler | None = None
-        self._timer: _ChunkTimer | None = None
+        self._opened = 0  # openings so far; a block carries the number of its own
         self._last_callback = 0.0
+        self._heard = False  # a block arrived since the last opening
         self._retry_at = 0.0
         self._backoff = backoff_s[0]
-        self._silence_from = 0.0  # while lost: capture time up to which silence was handed out
-        self._audio_end: float | None = None  # capture time just after the last sample handed out
+        self._failures = 0  # reopen attempts failed in a row (logged sparsely)
+        self._keeper: threading.Thread | None = None
+        self._closing = threading.Event()
+        # read() side (the daemon's thread): the conversion of the opening it is reading
+        self._reading = 0
+        self._resampler: StreamResampler | None = None
+        self._timer: _ChunkTimer | None = None
         self.device_name = ""
         self.exhausted = False  # a microphone never runs out
         self.overflows = 0
@@ -208,7 +243,7 @@ class MicSource:
     def end_frame(self) -> int | None:
         return None  # a microphone never ends
 
-    # --- lifecycle ---
+    # --- lifecycle (the owner's thread) ---
     def start(self) -> None:
         """Open the device; a device that cannot be opened at start is the user's to fix."""
         try:
@@ -218,108 +253,131 @@ class MicSource:
         except Exception as exc:  # PortAudio raises several types for a missing/busy device
             which = "the default audio input" if self.device is None else f"audio input {self.device!r}"
             raise MedtalkError(f"cannot open {which}: {exc} (see `medtalk devices`)") from None
+        if self.keeper_interval_s is not None:
+            self._closing.clear()
+            self._keeper = threading.Thread(target=self._keep, name="medtalk-mic-keeper", daemon=True)
+            self._keeper.start()
 
-    def _open(self) -> None:
+    def close(self) -> None:
+        self._closing.set()
+        if self._keeper is not None:
+            self._keeper.join()
+            self._keeper = None
+        self._close_stream()
+
+    # --- the device (keeper thread) ---
+    def _keep(self) -> None:
+        while not self._closing.wait(self.keeper_interval_s):
+            self.tend()
+
+    def tend(self) -> None:
+        """One look at the device: notice a loss, close the stream, reopen when due."""
+        now = self._clock()
+        if self._stream is None:
+            if now >= self._retry_at:
+                self._reopen(now)
+            return
+        active = getattr(self._stream, "active", True)
+        if self._heard:  # it delivers: the next loss starts over from the shortest waits
+            self._backoff, self._patience = self.backoff_s[0], self.lost_after_s
+        if active and now - self._last_callback <= self._patience:
+            return
+        why = "stream stopped" if not active else f"no audio for {now - self._last_callback:.1f} s"
+        logger.warning("audio input %s lost (%s); reopening in %.2f s, idle frames meanwhile",
+                       self.device_name or self.device, why, self._backoff)
+        if not self._heard:
+            self._patience = min(2 * self._patience, _MAX_PATIENCE_S)
+        self._close_stream()
+        self._retry_at = now + self._backoff
+
+    def _open(self, reopen: bool = False) -> None:
         try:
             info = self._query(self.device)
         except ValueError as exc:
-            raise MedtalkError(f"audio input {self.device!r} not found: {exc} (see `medtalk devices`)") from None
-        self._rate = int(round(float(info["default_samplerate"])))
+            if not reopen:
+                raise MedtalkError(f"audio input {self.device!r} not found: {exc} (see `medtalk devices`)") from None
+            # PortAudio lists devices once, at start: a device plugged back in may only appear
+            # (or move to another index) in a fresh list.
+            self._refresh()
+            info = self._query(self.device)
+        rate = int(round(float(info["default_samplerate"])))
         channels = max(1, min(2, int(info["max_input_channels"])))
-        blocksize = max(1, int(round(self._rate * self.chunk_ms / 1000.0)))
-        self._resampler = StreamResampler(self._rate)
-        self._timer = _ChunkTimer(self._rate)
-        stream = self._factory(self.device, self._rate, channels, blocksize, self._callback)
-        stream.start()
-        self._stream = stream
+        blocksize = max(1, int(round(rate * self.chunk_ms / 1000.0)))
+        opening = self._opened + 1
+        self._heard = False
         self._last_callback = self._clock()
+        stream = self._factory(self.device, rate, channels, blocksize, self._callback_for(opening, rate))
+        stream.start()
+        self._opened = opening
+        self._stream = stream
         self.device_name = str(info.get("name", self.device))
-        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, self._rate, channels,
+        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, rate, channels,
                     "" if channels == 1 else "s")
 
-    def close(self) -> None:
+    def _reopen(self, now: float) -> None:
+        try:
+            self._open(reopen=True)
+        except Exception as exc:  # keep trying: the user may plug the device back in
+            self._failures += 1
+            self._backoff = min(self._backoff * 2, self.backoff_s[1])
+            self._retry_at = now + self._backoff
+            if self._failures in (1, 10) or self._failures % 100 == 0:  # tries are cheap, logs are not
+                logger.warning("audio input still unavailable (%s, %d tries); trying every %.2f s",
+                               exc, self._failures, self._backoff)
+            return
+        self.reopens += 1
+        self._failures = 0
+        logger.warning("audio input %s reopened", self.device_name)
+
+    def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                stream.stop()
+                stream.abort()  # not stop(): that waits for a block the device may never deliver
                 stream.close()
             except Exception as exc:  # a lost device may fail to stop; it is being dropped anyway
                 logger.debug("closing input stream: %s", exc)
 
     # --- audio thread ---
-    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        """Runs on PortAudio's thread: copy and enqueue, nothing else (never block)."""
-        now = self._clock()
-        self._last_callback = now
-        if status is not None and getattr(status, "input_overflow", False):
-            self.overflows += 1
-        try:
-            self._queue.put_nowait((indata.copy(), now - frames / self._rate))
-        except queue.Full:
-            self.overflows += 1
+    def _callback_for(self, opening: int, rate: int) -> Callable:
+        def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            """Runs on PortAudio's thread: copy and enqueue, nothing else (never block)."""
+            now = self._clock()
+            self._last_callback = now
+            self._heard = True
+            if status is not None and getattr(status, "input_overflow", False):
+                self.overflows += 1
+            try:
+                self._queue.put_nowait(_Block(indata.copy(), now - frames / rate, opening, rate))
+            except queue.Full:
+                self.overflows += 1
+
+        return callback
 
     # --- daemon thread ---
     def read(self, timeout: float) -> list[AudioChunk]:
-        if self._stream is None:
-            return self._read_while_lost(timeout)
-        items = []
+        blocks = []
         try:
-            items.append(self._queue.get(timeout=max(0.0, timeout)))
+            blocks.append(self._queue.get(timeout=max(0.0, timeout)))
             while True:
-                items.append(self._queue.get_nowait())
+                blocks.append(self._queue.get_nowait())
         except queue.Empty:
             pass
         chunks = []
-        for block, t in items:
-            mono = to_mono(block)
+        for block in blocks:
+            if block.stream < self._reading:
+                continue  # left over from an opening before the one being read
+            if block.stream != self._reading:  # a new opening, perhaps at another rate
+                self._reading = block.stream
+                self._resampler = StreamResampler(block.rate)
+                self._timer = _ChunkTimer(block.rate)
+            mono = to_mono(block.samples)
             out = self._resampler.process(mono)
-            chunk = self._timer.chunk(t, mono.shape[0], out)
+            chunk = self._timer.chunk(block.time, mono.shape[0], out)
             if out.size:
                 chunks.append(chunk)
                 self.level_db = level_db(out)
-                self._audio_end = chunk.capture_time + out.shape[0] / SAMPLE_RATE
-        now = self._clock()
-        active = getattr(self._stream, "active", True)
-        if not active or now - self._last_callback > self.lost_after_s:
-            self._lose(now, "stream stopped" if not active else f"no audio for {now - self._last_callback:.1f} s")
         return chunks
-
-    def _lose(self, now: float, why: str) -> None:
-        logger.warning("audio input %s lost (%s); reopening in %.1f s, idle frames meanwhile",
-                       self.device_name or self.device, why, self._backoff)
-        self.close()
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._retry_at = now + self._backoff
-        # Silence continues the timeline from the last sample, not from when the loss was noticed:
-        # a gap would leave every later frame behind the output clock, which then drops them all.
-        self._silence_from = min(now, self._audio_end) if self._audio_end is not None else now
-        self.level_db = -120.0
-
-    def _read_while_lost(self, timeout: float) -> list[AudioChunk]:
-        now = self._clock()
-        if now >= self._retry_at:
-            try:
-                self._open()
-                self.reopens += 1
-                self._backoff = self.backoff_s[0]
-                logger.warning("audio input %s reopened", self.device_name)
-                return []
-            except Exception as exc:  # keep trying: the user may plug the device back in
-                self._backoff = min(self._backoff * 2, self.backoff_s[1])
-                self._retry_at = now + self._backoff
-                logger.warning("audio input still unavailable (%s); next try in %.1f s", exc, self._backoff)
-        time.sleep(max(0.0, min(timeout, self._retry_at - now)))
-        return self._silence(self._clock())
-
-    def _silence(self, now: float) -> list[AudioChunk]:
-        n = int((now - self._silence_from) * SAMPLE_RATE)
-        if n <= 0:
-            return []
-        chunk = AudioChunk(np.zeros(n, dtype=np.float32), self._silence_from)
-        self._silence_from += n / SAMPLE_RATE
-        self._audio_end = self._silence_from
-        return [chunk]
 
 
 # --- file ------------------------------------------------------------------------------------

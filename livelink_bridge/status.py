@@ -26,6 +26,7 @@ class StreamStats:
         self.dropped_frames = 0
         self.overflows = 0
         self.input_level_db = -120.0
+        self.input_lost = False  # a live input delivers nothing (silence filled in), unlike a quiet one
         self.model_runs = 0
         self.source = ""
         self._latency: deque[float] = deque(maxlen=history)  # seconds, capture -> send
@@ -54,6 +55,7 @@ class StreamStats:
         now = time.time() if now is None else now
         p50, p95 = self.latency_ms(50), self.latency_ms(95)
         return {"source": self.source, "input_level_db": round(self.input_level_db, 1),
+                "input_lost": self.input_lost,
                 "fps": round(self.fps(now), 1), "frames_sent": self.frames_sent,
                 "packets_sent": self.packets_sent, "late_frames": self.late_frames,
                 "dropped_frames": self.dropped_frames, "overflows": self.overflows,
@@ -71,7 +73,9 @@ def format_status(stats: StreamStats, guidance: dict[str, Any], now: float) -> s
     d = stats.as_dict(now)
     lat = "-" if d["latency_ms_p50"] is None else f"{d['latency_ms_p50']:.0f}/{d['latency_ms_p95']:.0f} ms"
     mute = " MUTED" if guidance.get("muted") else ""
-    return (f"in {_bar(stats.input_level_db)} {stats.input_level_db:5.0f} dB | "
+    # A lost input (nothing delivered) reads differently from a quiet one (silence delivered).
+    level = "input lost" if stats.input_lost else f"in {_bar(stats.input_level_db)} {stats.input_level_db:5.0f} dB"
+    return (f"{level:<22} | "
             f"{guidance.get('guidance', '?')} x{guidance.get('intensity', 1.0):.1f}{mute} | "
             f"{d['fps']:4.1f} fps | latency p50/p95 {lat} | late {d['late_frames']} | "
             f"sent {d['packets_sent']} | overflows {d['overflows']}")

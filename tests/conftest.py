@@ -11,6 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SAMPLE_DIR = SHARED / "data" / "emoface_sample"
 SAMPLE_NAME = "angry_gd04_001_021"
+REAL_SPEECH_DIR = SHARED / "data" / "real_speech_sample"  # LibriVox utterances, 16 kHz mono
+
+
+@pytest.fixture(scope="session")
+def real_speech() -> dict[str, Path]:
+    """The real speech utterances by their last id ("0870": 7.1 s, "0880": 3.0 s, ...)."""
+    wavs = sorted(REAL_SPEECH_DIR.glob("*.wav"))
+    if not wavs:
+        pytest.skip(f"real speech sample not found at {REAL_SPEECH_DIR}")
+    return {p.stem.rsplit("-", 1)[-1]: p for p in wavs}
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from livelink_bridge.daemon import Daemon
 from livelink_bridge.daemon_config import DaemonConfig, IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from livelink_bridge.sources import example_path
+from livelink_bridge.status import format_status
 from livelink_bridge.transcribe_worker import SpeechSegmenter, TranscribeWorker
 from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.audio import SAMPLE_RATE, frame_samples, load_audio, num_frames, write_audio
@@ -295,7 +296,8 @@ def test_cli_sigterm_stops_cleanly_and_flushes_the_recorder(tiny_checkpoint, cli
 
 
 def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
-    """A fake microphone feeds the daemon in real time, is unplugged, and comes back."""
+    """A fake microphone delivers nothing at first, then feeds the daemon in real time, is
+    unplugged, and comes back: idle frames whenever it delivers nothing."""
     from test_sources import FakeDevice
 
     from livelink_bridge.sources import MicSource
@@ -321,15 +323,21 @@ def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
         daemon = Daemon(cfg, animator=animator, source=mic)
         with daemon:
             thread, result = _run_in_thread(daemon)
+            assert wait_for(lambda: len(osc.frames()) > 30, timeout=10), "idle frames before any audio"
+            assert daemon.stats.input_lost and "input lost" in format_status(daemon.stats, {}, time.time())
             feeder.start()
-            assert wait_for(lambda: len(osc.frames()) > 30, timeout=10)
+            assert wait_for(lambda: not daemon.stats.input_lost, timeout=10)
+            assert wait_for(lambda: len(osc.frames()) > 60, timeout=10)
             feeding.clear()  # unplugged: no more callbacks
             dev.fail = 1  # and the first reopen fails
+            reopens = mic.reopens  # the silent start may have reopened it already
             lost_at = len(osc.frames())
             time.sleep(1.5)  # 0.3 s until the loss is noticed, then idle frames at 60 fps
             assert len(osc.frames()) - lost_at > 55, "idle frames continue while the device is gone"
+            assert daemon.stats.input_lost
             feeding.set()
-            assert wait_for(lambda: mic.reopens == 1, timeout=5)
+            assert wait_for(lambda: mic.reopens == reopens + 1, timeout=5)
+            assert wait_for(lambda: not daemon.stats.input_lost, timeout=5)
             assert daemon.stats.overflows == mic.overflows
             daemon.stop()
             thread.join(10)
@@ -339,4 +347,4 @@ def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
         osc.close()
     indices = [a[0] for _, a in osc.frames()]
     assert indices == list(range(len(indices)))  # one unbroken 60 fps sequence through the loss
-    assert len(dev.streams) == 2 and dev.streams[0].closed
+    assert len(dev.streams) == 1 + mic.reopens and all(s.closed for s in dev.streams[:-1])

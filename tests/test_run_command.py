@@ -93,6 +93,9 @@ def test_status_line_is_plain_log_lines_off_a_terminal(caplog):
     line = format_status(stats, {"guidance": "happy", "intensity": 1.5, "muted": True}, now=101.0)
     assert "happy x1.5 MUTED" in line and "late 3" in line and "sent 120" in line
     assert "95/95 ms" in line and "60.0 fps" in line
+    assert "-20 dB" in line and "input lost" not in line  # quiet or loud, it delivers
+    stats.input_lost = True
+    assert format_status(stats, {}, now=101.0).startswith("input lost ")
     import io
 
     status = StatusLine(stats, lambda: {"guidance": "sad"}, interval_s=1.0, stream=io.StringIO()).start()

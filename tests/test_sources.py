@@ -1,6 +1,8 @@
 """Audio sources: the seamless stream resampler, the microphone through an injected fake
-stream (mono mix, resampling, capture times, overflow counting, device loss and reopen), and
-the file source (fast, paced, looping)."""
+stream (mono mix, resampling, capture times, overflow counting, device loss and reopen with
+back-off, a device back with another format), the gapless timeline over an input that delivers
+nothing, and the file source (fast, paced, looping). The same paths through a real PortAudio
+device: tests/test_pulse_capture.py."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
+from livelink_bridge.gapless import GaplessSource
 from livelink_bridge.sources import FileSource, MicSource, StreamResampler
 from medtalk_core.audio import SAMPLE_RATE, write_audio
 from medtalk_core.errors import AudioLoadError, MedtalkError
@@ -45,6 +48,9 @@ class FakeStream:
         self.active = True
 
     def stop(self):
+        self.active = False
+
+    def abort(self):
         self.active = False
 
     def close(self):
@@ -116,28 +122,157 @@ def test_mic_counts_overflows_and_never_blocks_the_callback():
     mic.close()
 
 
-def test_mic_device_loss_gives_silence_then_reopens_with_backoff():
-    dev = FakeDevice(16000, 1)
-    mic = MicSource(stream_factory=dev.open, device_query=dev.query, backoff_s=(0.05, 0.2))
+class Clock:
+    """A settable time.time() stand-in."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_mic_reopens_a_lost_device_with_capped_backoff_and_its_new_format():
+    dev = FakeDevice(48000, 2)
+    clock = Clock()
+    attempts = []
+    open_stream = dev.open
+
+    def logged_open(*args):
+        attempts.append(clock.t)
+        return open_stream(*args)
+
+    mic = MicSource(stream_factory=logged_open, device_query=dev.query, clock=clock, backoff_s=(0.25, 1.0),
+                    keeper_interval_s=None)  # the test tends the device itself, on its fake clock
     mic.start()
-    dev.streams[0].feed(np.full((160, 1), 0.5, np.float32))
+    dev.streams[0].feed(np.full((240, 2), 0.5, np.float32))
     assert len(mic.read(timeout=0.0)) == 1
-    dev.streams[0].active = False  # unplugged
-    dev.fail = 2  # the first two reopen attempts fail
-    mic.read(timeout=0.0)  # notices the loss
-    assert dev.streams[0].closed
-    silence = []
-    deadline = time.time() + 3.0
-    while len(dev.streams) < 2 and time.time() < deadline:
-        silence.extend(mic.read(timeout=0.02))
-    assert len(dev.streams) == 2 and mic.reopens == 1, "reopened after two failed tries"
-    audio = np.concatenate([c.samples for c in silence])
-    assert audio.size > 0 and not audio.any()  # silence kept the stream going meanwhile
-    times = [c.capture_time for c in silence]
-    assert all(b > a for a, b in zip(times, times[1:]))
-    dev.streams[1].feed(np.full((160, 1), 0.25, np.float32))
-    assert np.allclose(np.concatenate([c.samples for c in mic.read(timeout=0.1)]), 0.25, atol=1e-6)
+    dev.streams[0].active = False  # unplugged: PortAudio stops the stream
+    dev.fail = 5  # the first five reopen attempts fail
+    mic.tend()
+    assert mic.read(timeout=0.0) == [] and dev.streams[0].closed
+    # it comes back as a 44.1 kHz mono device
+    dev.info = {"name": "Fake Mic", "default_samplerate": 44100.0, "max_input_channels": 1}
+    lost_at = clock.t
+    while len(dev.streams) < 2:
+        clock.t += 0.01
+        mic.tend()
+        assert mic.read(timeout=0.0) == []  # nothing while it is gone (GaplessSource fills in)
+    gaps = np.diff([lost_at] + attempts[1:])
+    assert np.allclose(gaps, [0.25, 0.5, 1.0, 1.0, 1.0, 1.0], atol=0.011), "doubling, capped at 1 s"
+    stream = dev.streams[1]
+    assert mic.reopens == 1 and (stream.samplerate, stream.channels, stream.blocksize) == (44100, 1, 220)
+    tone = (0.25 * np.sin(np.arange(44100) * 2 * np.pi * 300 / 44100)).astype(np.float32)
+    for i in range(0, 44100, 441):
+        clock.t += 0.01
+        stream.feed(tone[i:i + 441, None])
+    y = np.concatenate([c.samples for c in mic.read(timeout=0.0)])
+    ref = resample_poly(tone.astype(np.float64), 160, 441)
+    assert abs(y.shape[0] - SAMPLE_RATE) < 30 and np.abs(y - ref[:y.shape[0]]).max() < 1e-4
     mic.close()
+
+
+def test_mic_grows_its_patience_while_reopened_streams_deliver_nothing():
+    """PulseAudio may take seconds to wake an idle source: reopening every second would never
+    get past that, so each reopen that heard nothing waits twice as long."""
+    dev = FakeDevice(16000, 1)
+    clock = Clock()
+    mic = MicSource(stream_factory=dev.open, device_query=dev.query, clock=clock, lost_after_s=1.0,
+                    backoff_s=(0.25, 1.0), keeper_interval_s=None)
+    mic.start()
+
+    def open_for() -> float:
+        """Seconds the newest stream stays open while delivering nothing, then wait for the next."""
+        opened, n = clock.t, len(dev.streams)
+        while not dev.streams[-1].closed:
+            clock.t += 0.01
+            mic.tend()
+        closed_at = clock.t
+        while len(dev.streams) == n:
+            clock.t += 0.01
+            mic.tend()
+        return closed_at - opened
+
+    assert [round(open_for(), 1) for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]  # capped
+    dev.streams[-1].feed(np.zeros((80, 1), np.float32))  # a block (even silence): patience resets
+    assert len(mic.read(timeout=0.0)) == 1
+    mic.tend()
+    assert round(open_for(), 1) == 1.0
+    mic.close()
+
+
+def test_mic_lists_devices_again_when_a_reopened_device_is_not_found():
+    dev = FakeDevice()
+    clock = Clock()
+    refreshed = []
+    listed = [True]
+
+    def query(device):
+        if not listed[0]:
+            raise ValueError(f"No input device matching {device!r}")
+        return dev.info
+
+    def refresh():
+        refreshed.append(clock.t)
+        listed[0] = True  # the fresh list has it again
+
+    mic = MicSource("USB Mic", stream_factory=dev.open, device_query=query, refresh_devices=refresh, clock=clock,
+                    keeper_interval_s=None)
+    mic.start()
+    dev.streams[0].active = False
+    listed[0] = False  # the stale list lost it when it was unplugged
+    while len(dev.streams) < 2:
+        clock.t += 0.05
+        mic.tend()
+    assert len(refreshed) == 1 and dev.streams[1].active
+    mic.close()
+
+
+def test_gapless_fills_silence_while_the_input_delivers_nothing_and_follows_it_back():
+    dev = FakeDevice(16000, 1)
+    clock = Clock()
+    mic = MicSource(stream_factory=dev.open, device_query=dev.query, clock=clock, lost_after_s=1.0,
+                    keeper_interval_s=None)
+    src = GaplessSource(mic, lost_after_s=0.2, clock=clock)
+    src.start()
+    t0 = clock.t
+    got = []
+
+    def step(block: np.ndarray | None = None) -> None:
+        clock.t += 0.01
+        if block is not None:
+            dev.streams[-1].feed(block)
+        mic.tend()
+        got.extend(src.read(timeout=0.0))
+
+    for _ in range(19):  # not started yet, but within lost_after_s: nothing
+        step()
+    assert got == [] and not src.input_lost
+    for _ in range(30):  # still nothing: input lost, silence continues the timeline in real time
+        step()
+    assert src.input_lost and src.level_db == -120.0
+    assert got[0].capture_time == pytest.approx(t0)
+    filled = sum(c.samples.shape[0] for c in got)
+    assert abs(filled - (clock.t - t0) * SAMPLE_RATE) <= 1 and not np.concatenate([c.samples for c in got]).any()
+    speech = np.full((160, 1), 0.5, np.float32)
+    step(speech)  # the block began 10 ms ago: half of it overlaps silence already handed out
+    assert not src.input_lost
+    for _ in range(20):
+        step(speech)
+    for _ in range(20):
+        step(np.zeros((160, 1), np.float32))  # quiet, but delivering: not lost
+    assert not src.input_lost
+    # one continuous timeline: every chunk starts where the previous one ended
+    ends = np.array([c.capture_time + c.samples.shape[0] / SAMPLE_RATE for c in got[:-1]])
+    starts = np.array([c.capture_time for c in got[1:]])
+    assert np.abs(starts - ends).max() < 1.5 / SAMPLE_RATE
+    audio = np.concatenate([c.samples for c in got])
+    assert np.count_nonzero(audio) >= 20 * 160  # the new audio came through (only the overlap dropped)
+    dev.streams[-1].active = False  # unplugged mid-utterance
+    for _ in range(30):
+        step()
+    assert src.input_lost and got[-1].capture_time + got[-1].samples.shape[0] / SAMPLE_RATE == pytest.approx(clock.t)
+    src.close()
 
 
 def test_mic_that_cannot_open_at_start_is_a_user_error():
