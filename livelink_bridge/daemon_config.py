@@ -14,11 +14,11 @@ from typing import Literal
 from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import CurveSet, check_curve_set
-from medtalk_core.errors import ConfigError
+from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
-SourceKind = Literal["mic", "file", "example"]
+SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
 
 
@@ -79,6 +79,17 @@ class SourceConfig:
     loop: bool = False  # file: start over at the end instead of stopping
     chunk_ms: float = 5.0  # file: chunk length; mic: block length asked of the driver (adds to latency)
     queue_blocks: int = 400  # mic: bounded callback queue (400 x 5 ms = 2 s); overflow is counted
+    listen: str = "ws://127.0.0.1:8765"  # network: ws:// or tcp:// address the daemon listens on (127.0.0.1 = this machine only)
+    buffer_s: float = 2.0  # network: audio queued ahead of real time at most; a faster client waits
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Play a file or network source on an output device, heard when its frames are sent."""
+
+    enabled: bool = False
+    device: str | None = None  # output device name (substring) or index; None = system default
+    buffer_s: float = 2.0  # audio held for the device at most
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,7 @@ class DaemonConfig:
     transports: TransportsConfig = field(default_factory=TransportsConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
 
@@ -168,6 +180,17 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, got {cfg.source.kind!r}")
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
+    if cfg.source.kind == "network":
+        from .net_listeners import parse_listen_url
+
+        try:
+            parse_listen_url(cfg.source.listen)
+        except MedtalkError as exc:
+            raise ConfigError(f"source.listen: {exc}") from None
+        if cfg.source.buffer_s <= 0:
+            raise ConfigError("source.buffer_s must be > 0")
+    if cfg.monitor.enabled and (cfg.source.kind == "mic" or (cfg.source.kind != "network" and not cfg.source.realtime)):
+        raise ConfigError("monitor needs a real-time file or network source (a microphone is heard directly)")
     try:
         check_curve_set(cfg.transports.osc.curve_set)
     except ConfigError as exc:
