@@ -41,7 +41,7 @@ class EngineConfig:
     """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
 
     window_s: float = 1.0  # audio context fed to the model each hop (the model's receptive field is ~0.5 s)
-    hop_ms: float = 33.3  # the model runs every hop of new audio (2 frames)
+    hop_ms: float = 16.7  # the model runs every hop of new audio (every frame: docs/LIVE.md, "Latency")
     lookahead_ms: float = 33.3  # frames are emitted this far behind the newest audio (future context)
     crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
     transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
@@ -52,7 +52,7 @@ class EngineConfig:
 class ClockConfig:
     """The steady 60 fps output clock of a live (real-time) stream."""
 
-    playout_delay_ms: float = 95.0  # frame f is sent at capture time of its audio + this delay
+    playout_delay_ms: float = 70.0  # frame f is sent at capture time of its audio + this delay
     max_hold_frames: int = 30  # after this many held frames in a row the stream counts as stalled
 
 
