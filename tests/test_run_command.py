@@ -82,7 +82,7 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
     path.write_text("transports:\n  osc:\n    face_board: mh5\n")
     with pytest.raises(ConfigError, match="transports.osc.face_board must be one of classic, mh4"):
         load_daemon_config(path)
-    path.write_text("engine:\n  window_s: 0.05\n")
+    path.write_text("engine:\n  window_s: 0.04\n")
     with pytest.raises(ConfigError, match="shorter than window_s"):
         load_daemon_config(path)
     assert validate(DaemonConfig()) == DaemonConfig()
