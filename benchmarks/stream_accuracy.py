@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", nargs="+", default=[None], help="checkpoint folders (default: shipped)")
     parser.add_argument("--clips", type=int, default=30, help="clips of the split to use (first N)")
     parser.add_argument("--lookahead-ms", type=float, nargs="*", default=[33.3, 66.7, 100.0])
+    parser.add_argument("--window-s", type=float, default=EngineConfig.window_s, help="engine window (audio per run)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     threadpool_limits(limits=1)
@@ -39,7 +40,8 @@ def main() -> None:
     clips = [data[i] for i in range(min(args.clips, len(data)))]
     lip = list(s_lip())
     no_idle = dataclasses.replace(IdleConfig(), enabled=False)
-    print(f"{len(clips)} clips of {args.data} ({args.split}); MLE = mean |pred - truth| over S_lip")
+    print(f"{len(clips)} clips of {args.data} ({args.split}); engine window {args.window_s} s; "
+          "MLE = mean |pred - truth| over S_lip")
     print(f"{'checkpoint':<40} {'future':>6} {'offline':>8} " + " ".join(f"{f'live@{ms:.0f}ms':>11}" for ms in args.lookahead_ms))
     for ckpt in args.checkpoint:
         animator = Animator.from_checkpoint(ckpt, "cpu")
@@ -49,7 +51,7 @@ def main() -> None:
             offline = animator.animate(clip.audio, clip.emotion, transcript="")
             offline_err.append(np.abs(offline[:, lip] - truth).mean())
             for ms in args.lookahead_ms:
-                cfg = EngineConfig(lookahead_ms=ms, crossfade_ms=ms, idle=no_idle)
+                cfg = EngineConfig(window_s=args.window_s, lookahead_ms=ms, crossfade_ms=ms, idle=no_idle)
                 streamed = stream_array(StreamingEngine(animator, cfg, guidance=animator.guidance(clip.emotion)), clip.audio)
                 live_err[ms].append(np.abs(streamed[:, lip] - truth).mean())
         future = animator.model.cfg.future_frames

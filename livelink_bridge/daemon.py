@@ -29,6 +29,8 @@ from .guidance_state import GuidanceState
 from .hotkeys import Hotkeys
 from medtalk_core.inference_mode import rules
 
+from .monitor import AudioMonitor
+from .net_audio import NetworkSource
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .status import StatusLine, StreamStats
 from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
@@ -46,6 +48,10 @@ def build_source(cfg: DaemonConfig) -> AudioSource:
     s = cfg.source
     if s.kind == "mic":
         return MicSource(s.input_device, chunk_ms=s.chunk_ms, queue_blocks=s.queue_blocks)
+    if s.kind == "network":
+        from .net_listeners import network_source
+
+        return network_source(s.listen, chunk_ms=s.chunk_ms, buffer_s=s.buffer_s)
     path = example_path() if s.kind == "example" else s.path
     return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms,
                       resampler=rules(cfg.model.mode).resampler)
@@ -104,6 +110,7 @@ class Daemon:
         self.worker: TranscribeWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
         self.status: StatusLine | None = None
+        self.monitor: AudioMonitor | None = None
         self._guidance_version = -1
         self._send_errors = 0
         self._threads_before: int | None = None
@@ -111,7 +118,7 @@ class Daemon:
 
     @property
     def realtime(self) -> bool:
-        return self.cfg.source.kind == "mic" or self.cfg.source.realtime
+        return self.cfg.source.kind in ("mic", "network") or self.cfg.source.realtime
 
     # --- lifecycle ---
     def start(self) -> "Daemon":
@@ -129,6 +136,8 @@ class Daemon:
         self.animator.warmup(cfg.engine.window_s)
         c = cfg.control
         self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
+        if isinstance(self.source, NetworkSource):  # its JSON control messages post to the same state as OSC
+            self.source.guidance = self.state
         snap = self.state.snapshot()
         self._guidance_version = snap.version
         self.engine = StreamingEngine(self.animator, cfg.engine, guidance=snap.feature, catch_up=self.realtime)
@@ -151,7 +160,11 @@ class Daemon:
                                          status=lambda: self.stats.as_dict()).start()
         if c.hotkeys and Hotkeys.available():
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
-        self.stats.source = cfg.source.kind if cfg.source.kind != "file" else f"file:{cfg.source.path}"
+        self.stats.source = {"file": f"file:{cfg.source.path}", "network": cfg.source.listen}.get(cfg.source.kind,
+                                                                                                   cfg.source.kind)
+        if cfg.monitor.enabled:
+            self.monitor = AudioMonitor(cfg.clock.playout_delay_ms / 1000.0, cfg.monitor.device,
+                                        cfg.monitor.buffer_s).start()
         self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
         if self.realtime:  # the output clock needs a timeline that goes on while the input delivers nothing
             self.source = GaplessSource(self.source, cfg.source.input_lost_ms / 1000.0)
@@ -163,7 +176,7 @@ class Daemon:
 
     def close(self) -> None:
         """Release everything, newest first; safe to call twice and after a failed start."""
-        for name in ("status", "hotkeys", "control", "worker"):
+        for name in ("status", "hotkeys", "control", "worker", "monitor"):
             part = getattr(self, name)
             if part is not None:
                 part.close()
@@ -243,6 +256,8 @@ class Daemon:
     def _feed(self, chunks: list[AudioChunk]) -> None:
         muted = self.state.snapshot().muted
         for chunk in chunks:
+            if self.monitor is not None:
+                self.monitor.push(chunk)  # heard as it is: mute silences the face, not the monitor
             samples = np.zeros_like(chunk.samples) if muted else chunk.samples
             if self.segmenter is not None:
                 for segment in self.segmenter.feed(samples):

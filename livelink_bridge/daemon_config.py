@@ -14,11 +14,11 @@ from typing import Literal
 from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import CurveSet, check_curve_set
-from medtalk_core.errors import ConfigError
+from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
-SourceKind = Literal["mic", "file", "example"]
+SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
 
 
@@ -41,7 +41,7 @@ class EngineConfig:
     """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
 
     window_s: float = 1.0  # audio context fed to the model each hop (the model's receptive field is ~0.5 s)
-    hop_ms: float = 33.3  # the model runs every hop of new audio (2 frames)
+    hop_ms: float = 16.7  # the model runs every hop of new audio (every frame: docs/LIVE.md, "Latency")
     lookahead_ms: float = 33.3  # frames are emitted this far behind the newest audio (future context)
     crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
     transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
@@ -52,7 +52,7 @@ class EngineConfig:
 class ClockConfig:
     """The steady 60 fps output clock of a live (real-time) stream."""
 
-    playout_delay_ms: float = 95.0  # frame f is sent at capture time of its audio + this delay
+    playout_delay_ms: float = 70.0  # frame f is sent at capture time of its audio + this delay
     max_hold_frames: int = 30  # after this many held frames in a row the stream counts as stalled
 
 
@@ -80,6 +80,17 @@ class SourceConfig:
     chunk_ms: float = 5.0  # file: chunk length; mic: block length asked of the driver (adds to latency)
     queue_blocks: int = 400  # mic: bounded callback queue (400 x 5 ms = 2 s); overflow is counted
     input_lost_ms: float = 200.0  # live: no audio this long = input lost; silence (idle frames) fills in
+    listen: str = "ws://127.0.0.1:8765"  # network: ws:// or tcp:// address the daemon listens on (127.0.0.1 = this machine only)
+    buffer_s: float = 2.0  # network: audio queued ahead of real time at most; a faster client waits
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Play a file or network source on an output device, heard when its frames are sent."""
+
+    enabled: bool = False
+    device: str | None = None  # output device name (substring) or index; None = system default
+    buffer_s: float = 2.0  # audio held for the device at most
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,7 @@ class DaemonConfig:
     transports: TransportsConfig = field(default_factory=TransportsConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
 
@@ -171,6 +183,17 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("source.input_lost_ms must be > 0")
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
+    if cfg.source.kind == "network":
+        from .net_listeners import parse_listen_url
+
+        try:
+            parse_listen_url(cfg.source.listen)
+        except MedtalkError as exc:
+            raise ConfigError(f"source.listen: {exc}") from None
+        if cfg.source.buffer_s <= 0:
+            raise ConfigError("source.buffer_s must be > 0")
+    if cfg.monitor.enabled and (cfg.source.kind == "mic" or (cfg.source.kind != "network" and not cfg.source.realtime)):
+        raise ConfigError("monitor needs a real-time file or network source (a microphone is heard directly)")
     try:
         check_curve_set(cfg.transports.osc.curve_set)
     except ConfigError as exc:

@@ -98,7 +98,8 @@ class _Spy:
 
 def test_guidance_change_blends_over_transition_time(animator, speech):
     spy = _Spy(animator)
-    cfg = EngineConfig(transition_s=0.25, idle=NO_IDLE)
+    # Two-frame hops (the default before issue 16): the clip then reaches past change + window.
+    cfg = EngineConfig(transition_s=0.25, hop_ms=33.3, idle=NO_IDLE)
     engine = StreamingEngine(spy, cfg, guidance="neutral")
     g_a, g_b = animator.guidance("neutral"), animator.guidance("happy")
     half = speech.shape[0] // 2

@@ -38,6 +38,12 @@ def test_flags_override_the_config():
     assert DaemonConfig().transports.livelink_face.device_id is None  # a UUID per run
     example = run_cmd.apply_flags(DaemonConfig(), _args("--source", "example", "--loop"))
     assert example.source.kind == "example" and example.source.loop and example.source.realtime
+    net = run_cmd.apply_flags(DaemonConfig(), _args("--source", "ws://0.0.0.0:8800", "--monitor", "2"))
+    assert net.source.kind == "network" and net.source.listen == "ws://0.0.0.0:8800"
+    assert net.monitor.enabled and net.monitor.device == "2"
+    default_out = run_cmd.apply_flags(DaemonConfig(), _args("--source", "example", "--monitor"))
+    assert default_out.monitor.enabled and default_out.monitor.device is None
+    assert not DaemonConfig().monitor.enabled and DaemonConfig().source.listen.startswith("ws://127.0.0.1:")
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -46,6 +52,10 @@ def test_flags_override_the_config():
     (("--source", "example", "--input-device", "2"), "--input-device only applies"),
     (("--source", "example", "--fast", "--loop"), "would never end"),
     (("--source", "speaker"), "--source takes"),
+    (("--source", "ws://127.0.0.1"), "ws://HOST:PORT or tcp://HOST:PORT"),
+    (("--source", "tcp://127.0.0.1:8765", "--fast"), "a network stream comes in real time"),
+    (("--monitor",), "a microphone is heard directly"),
+    (("--source", "example", "--fast", "--monitor"), "--monitor needs real-time pacing"),
     (("--osc", "localhost"), "HOST:PORT"),
     (("--control", "127.0.0.1:99999"), "HOST:PORT"),
     (("--emotion", "bored"), "unknown emotion"),
@@ -72,7 +82,7 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
     path.write_text("transports:\n  osc:\n    face_board: mh5\n")
     with pytest.raises(ConfigError, match="transports.osc.face_board must be one of classic, mh4"):
         load_daemon_config(path)
-    path.write_text("engine:\n  window_s: 0.05\n")
+    path.write_text("engine:\n  window_s: 0.04\n")
     with pytest.raises(ConfigError, match="shorter than window_s"):
         load_daemon_config(path)
     assert validate(DaemonConfig()) == DaemonConfig()

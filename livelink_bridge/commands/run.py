@@ -21,8 +21,9 @@ HELP = "stream live: microphone or audio file in, MetaHuman face animation out (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="YAML", help="daemon config (default: built-in defaults, "
                         "the same as configs/default.yaml)")
-    parser.add_argument("--source", metavar="mic|file:PATH|example",
-                        help="audio input: the microphone, an audio file, or the packaged English example")
+    parser.add_argument("--source", metavar="mic|file:PATH|example|ws://HOST:PORT|tcp://HOST:PORT",
+                        help="audio input: the microphone, an audio file, the packaged English example, or speech "
+                             "streamed in by another program (the daemon listens; docs/PROTOCOL.md section 5)")
     parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone by name or index (see `medtalk devices`)")
     parser.add_argument("--emotion", metavar="LABEL", help="emotion at start (angry, disgust, fear, happy, neutral, sad, surprised or 0-6)")
     parser.add_argument("--osc", metavar="HOST:PORT|off", help="OSC frames to our Unreal plugin (default 127.0.0.1:9000)")
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pace.add_argument("--fast", dest="realtime", action="store_false",
                       help="stream a file source as fast as possible (no output clock)")
     parser.add_argument("--loop", action="store_true", default=None, help="start a file source over at its end")
+    parser.add_argument("--monitor", nargs="?", const="", metavar="DEVICE",
+                        help="play a file or network source on an output device (default: the system's), each "
+                             "sample heard when its frame is sent (`python -m sounddevice` lists devices)")
     add_model_flags(parser, config=False)
 
 
@@ -67,8 +71,14 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
             src = rep(src, kind="example", path=None)
         elif args.source.startswith("file:") and len(args.source) > 5:
             src = rep(src, kind="file", path=args.source[5:])
+        elif args.source.startswith(("ws://", "tcp://")):
+            from ..net_listeners import parse_listen_url
+
+            parse_listen_url(args.source)
+            src = rep(src, kind="network", path=None, listen=args.source)
         else:
-            raise MedtalkError(f"--source takes mic, example or file:PATH, got {args.source!r}")
+            raise MedtalkError(f"--source takes mic, example, file:PATH, ws://HOST:PORT or tcp://HOST:PORT, "
+                               f"got {args.source!r}")
     if args.input_device is not None:
         src = rep(src, input_device=args.input_device)
     if args.realtime is not None:
@@ -82,8 +92,17 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
             raise MedtalkError("--loop needs a file source")
     elif args.input_device is not None:
         raise MedtalkError("--input-device only applies to --source mic")
+    if src.kind == "network" and (args.realtime is False or args.loop):
+        raise MedtalkError("--fast and --loop need a file source: a network stream comes in real time")
     if src.loop and not src.realtime:
         raise MedtalkError("--loop with --fast would never end; use --realtime with --loop")
+    monitor = cfg.monitor
+    if args.monitor is not None:
+        if src.kind == "mic":
+            raise MedtalkError("--monitor plays a file or network source; a microphone is heard directly")
+        if src.kind != "network" and not src.realtime:
+            raise MedtalkError("--monitor needs real-time pacing, not --fast")
+        monitor = rep(monitor, enabled=True, device=args.monitor or None)
 
     t = cfg.transports
     if args.osc is not None:
@@ -119,7 +138,8 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
     model = cfg.model if args.checkpoint is None else rep(cfg.model, checkpoint=args.checkpoint)
     if args.mode is not None:
         model = rep(model, mode=args.mode)
-    return rep(cfg, source=src, transports=t, control=c, model=model, backbones=flag_overrides(args, cfg.backbones))
+    return rep(cfg, source=src, transports=t, control=c, model=model, monitor=monitor,
+               backbones=flag_overrides(args, cfg.backbones))
 
 
 def run(args: argparse.Namespace) -> int:

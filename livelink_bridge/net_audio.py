@@ -1,0 +1,294 @@
+"""Speech streamed in over the network (a TTS or dialogue system): the stream header, the PCM
+decoder and the source the daemon reads, with no sockets (`net_listeners` owns those).
+
+The source is a virtual microphone: its timeline advances in real time, whether a client is
+streaming or not. A received chunk is placed on the timeline at its arrival time (its capture
+time), or, when the client is ahead of real time, right after the audio queued before it; it is
+handed to the engine in `chunk_ms` pieces as their time comes. Between utterances, and after a
+client leaves, the timeline is filled with silence, so the face idles and never freezes. The
+queue is bounded: a connection that finds it full waits (and stops reading its socket), which
+paces a client that sends faster than real time instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from medtalk_core.audio import SAMPLE_RATE
+from medtalk_core.errors import MedtalkError
+
+from .control import StatusQuery, decode
+from .guidance_state import GuidanceState
+from .sources import AudioChunk, StreamResampler, level_db
+
+logger = logging.getLogger(__name__)
+
+SampleFormat = Literal["pcm16", "float32"]
+SAMPLE_WIDTH: dict[str, int] = {"pcm16": 2, "float32": 4}  # bytes per sample, little-endian
+MAX_HEADER_BYTES = 1024  # a stream header is a few dozen bytes; more is not one
+RATE_RANGE = (8000, 192000)
+MAX_CHANNELS = 8
+
+
+class StreamRefused(MedtalkError):
+    """A client's stream cannot be taken (bad header, another stream active); the message is
+    the reason the client is told."""
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """What the first message of a stream declares."""
+
+    sample_rate: int  # Hz, 8000..192000
+    channels: int  # interleaved, 1..8; mixed to mono
+    sample_format: SampleFormat  # "pcm16" (int16) | "float32" (full scale 1.0), little-endian
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.channels * SAMPLE_WIDTH[self.sample_format]
+
+
+def parse_header(text: str | bytes) -> StreamFormat:
+    """The first message, JSON `{"sample_rate": 22050, "channels": 1, "format": "pcm16"}`, ->
+    StreamFormat; StreamRefused naming what is wrong."""
+    if isinstance(text, bytes):
+        raise StreamRefused('first message must be a JSON text header {"sample_rate", "channels", "format"}, '
+                            "got binary data")
+    if len(text.encode("utf-8")) > MAX_HEADER_BYTES:
+        raise StreamRefused(f"header longer than {MAX_HEADER_BYTES} bytes")
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise StreamRefused(f"header is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise StreamRefused("header must be a JSON object")
+    unknown = sorted(set(obj) - {"sample_rate", "channels", "format"})
+    if unknown:
+        raise StreamRefused(f"unknown header key: {unknown[0]}")
+    rate, channels, fmt = obj.get("sample_rate"), obj.get("channels", 1), obj.get("format")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise StreamRefused(f"sample_rate must be an integer in {RATE_RANGE[0]}..{RATE_RANGE[1]}, got {rate!r}")
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
+        raise StreamRefused(f"channels must be an integer in 1..{MAX_CHANNELS}, got {channels!r}")
+    if fmt not in SAMPLE_WIDTH:
+        raise StreamRefused(f"format must be one of {', '.join(SAMPLE_WIDTH)}, got {fmt!r}")
+    return StreamFormat(rate, channels, fmt)
+
+
+class PcmDecoder:
+    """Interleaved little-endian PCM bytes -> mono float32 at 16 kHz, in any split: a partial
+    sample frame at the end of one message waits for the next."""
+
+    def __init__(self, fmt: StreamFormat) -> None:
+        self.fmt = fmt
+        self._dtype = np.dtype("<i2") if fmt.sample_format == "pcm16" else np.dtype("<f4")
+        self._rest = b""
+        self._resampler = StreamResampler(fmt.sample_rate)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        data = self._rest + bytes(data)
+        whole = len(data) - len(data) % self.fmt.frame_bytes
+        self._rest = data[whole:]
+        x = np.frombuffer(data[:whole], dtype=self._dtype).reshape(-1, self.fmt.channels)  # (n, C)
+        mono = x.astype(np.float32).mean(axis=1)  # (n,)
+        if self.fmt.sample_format == "pcm16":
+            mono /= 32768.0
+        else:
+            mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)  # hostile floats stay in range
+        return self._resampler.process(np.clip(mono, -1.0, 1.0))
+
+
+class StreamSession:
+    """One client's stream, for the listener that serves it: `feed(bytes)`, `control(text)`,
+    `close()`. Obtained from `NetworkSource.open_stream()`."""
+
+    def __init__(self, source: "NetworkSource", fmt: StreamFormat, peer: str) -> None:
+        self.source = source
+        self.fmt = fmt
+        self.peer = peer
+        self._decoder = PcmDecoder(fmt)
+        self.started_at: float | None = None  # capture time of its first sample on the timeline
+        self.released = 0  # its 16 kHz samples handed to the engine so far
+
+    def feed(self, data: bytes) -> bool:
+        """Queue the audio; waits while the queue is full. False once the source is closing."""
+        return self.source._put(self, self._decoder.decode(data), self.source._clock())
+
+    def control(self, text: str) -> None:
+        """A JSON control message `{"control": "/medtalk/emotion", "args": ["happy", 0.8]}`: the
+        OSC address space and checks of `control.decode`; MedtalkError with the reason."""
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise MedtalkError(f"control message is not JSON: {exc}") from None
+        if not isinstance(obj, dict) or set(obj) - {"control", "args"} or not isinstance(obj.get("control"), str):
+            raise MedtalkError('control message must be {"control": ADDRESS, "args": [...]}')
+        args = obj.get("args", [])
+        if not isinstance(args, list):
+            raise MedtalkError("control args must be a list")
+        state = self.source.guidance
+        if state is None:
+            raise MedtalkError("this daemon takes no guidance changes yet")
+        request = decode(obj["control"], tuple(args), state.max_string_bytes)
+        if isinstance(request, StatusQuery):
+            raise MedtalkError("/medtalk/status is answered on the OSC control port")
+        state.post(request)
+
+    def close(self) -> None:
+        self.source._end_stream(self)
+
+
+class NetworkSource:
+    """The daemon's AudioSource for `--source ws://` and `tcp://`; see the module docstring.
+    A listener (`net_listeners`) calls `open_stream()` for each client; the daemon calls `read()`."""
+
+    def __init__(self, url: str, listener_factory: Callable[["NetworkSource"], Any], chunk_ms: float = 5.0,
+                 buffer_s: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
+        self.max_buffered = max(self.chunk, int(buffer_s * SAMPLE_RATE))  # samples queued at most
+        self.guidance: GuidanceState | None = None  # set by the daemon: JSON control messages post here
+        self._listener_factory = listener_factory
+        self._listener: Any = None
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[float, np.ndarray, StreamSession]] = deque()  # (arrival time, 16 kHz samples, whose)
+        self._queued = 0  # samples in _queue
+        self._end: float | None = None  # timeline: capture time just after the last sample handed out
+        self._active: StreamSession | None = None
+        self._closing = False
+        self.exhausted = False  # the timeline never ends
+        self.overflows = 0  # a network stream is paced, never dropped
+        self.level_db = -120.0
+        self.streams = 0  # streams accepted so far
+        self.refused = 0  # clients turned away (bad header, another stream active)
+        self.recent: deque[StreamSession] = deque(maxlen=16)  # the latest streams, newest last
+
+    @property
+    def end_frame(self) -> int | None:
+        return None
+
+    # --- lifecycle (daemon thread) ---
+    def start(self) -> None:
+        self._end = self._clock()
+        self._listener = self._listener_factory(self)
+        self._listener.start()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the listener listens (the port is the real one when 0 was asked)."""
+        return self._listener.address
+
+    # --- listener threads ---
+    def open_stream(self, header: str | bytes, peer: str) -> StreamSession:
+        """A client's first message -> its session; StreamRefused (the reason to tell it) when
+        the header is bad or another stream is active."""
+        try:
+            fmt = parse_header(header)
+            with self._cond:
+                if self._active is not None:
+                    raise StreamRefused(f"busy: a stream from {self._active.peer} is active (one at a time)")
+                self._active = StreamSession(self, fmt, peer)
+                self.recent.append(self._active)
+                self.streams += 1
+        except StreamRefused as exc:
+            self.refused += 1
+            logger.warning("audio stream from %s refused: %s", peer, exc)
+            raise
+        logger.info("audio stream from %s: %d Hz, %d channel(s), %s", peer, fmt.sample_rate, fmt.channels,
+                    fmt.sample_format)
+        return self._active
+
+    def _end_stream(self, session: StreamSession) -> None:
+        with self._cond:
+            if self._active is session:
+                self._active = None
+                logger.info("audio stream from %s ended; idle until the next one", session.peer)
+
+    def _put(self, session: StreamSession, samples: np.ndarray, arrival: float) -> bool:
+        with self._cond:
+            while self._queued >= self.max_buffered and not self._closing:
+                self._cond.wait(0.1)  # full: this client waits (and its socket is not read)
+            if self._closing:
+                return False
+            if samples.size:
+                self._queue.append((arrival, samples, session))
+                self._queued += samples.size
+                self._cond.notify_all()
+            return True
+
+    # --- daemon thread ---
+    def read(self, timeout: float) -> list[AudioChunk]:
+        chunks = self._release()
+        if not chunks:
+            with self._cond:
+                self._cond.wait(max(0.0, min(timeout, self._wait_s())))
+            chunks = self._release()
+        if chunks:
+            self.level_db = level_db(chunks[-1].samples)
+        return chunks
+
+    def _wait_s(self) -> float:
+        """How long until something is due: the queued head's turn, or the next silence piece."""
+        now = self._clock()
+        if self._queue:
+            return max(0.0, max(self._queue[0][0], self._end) - now)
+        return max(0.0, self._end + 2 * self.chunk / SAMPLE_RATE - now)
+
+    def _release(self) -> list[AudioChunk]:
+        out: list[AudioChunk] = []
+        with self._cond:
+            now = self._clock()
+            while self._queue:
+                arrival, samples, session = self._queue[0]
+                start = max(arrival, self._end)
+                if start > now:
+                    break
+                if start > self._end:  # a gap before this chunk arrived: silence up to its arrival
+                    out.extend(self._silence(start))
+                piece, rest = samples[:self.chunk], samples[self.chunk:]
+                if rest.size:
+                    self._queue[0] = (arrival, rest, session)
+                else:
+                    self._queue.popleft()
+                self._queued -= piece.size
+                if session.started_at is None:
+                    session.started_at = self._end
+                session.released += piece.size
+                out.append(AudioChunk(piece, self._end))
+                self._end += piece.size / SAMPLE_RATE
+            if out:
+                self._cond.notify_all()  # room for a waiting client
+            elif not self._queue:
+                # Nothing to play: silence, one piece behind real time, so that a chunk arriving a
+                # little late (network jitter) still lands at its arrival time, not after silence.
+                out.extend(self._silence(now - self.chunk / SAMPLE_RATE))
+        return out
+
+    def _silence(self, until: float) -> list[AudioChunk]:
+        n = int((until - self._end) * SAMPLE_RATE)
+        if n <= 0:
+            return []
+        chunk = AudioChunk(np.zeros(n, dtype=np.float32), self._end)
+        self._end += n / SAMPLE_RATE
+        return [chunk]
