@@ -6,7 +6,7 @@ scripts of the public repository EpicGames/MetaHuman-DNA-Calibration, without ru
     data/additional_assemble_script.py      -> medtalk_core/assets/face_boards/classic.csv
     data/mh4/additional_assemble_script.py  -> medtalk_core/assets/face_boards/mh4.csv
 
-    python tools/extract_face_board_wiring.py --board classic SCRIPT > classic.csv
+    python benchmarks/extract_face_board_wiring.py --board classic SCRIPT > classic.csv
 
 The script wires every GUI control to raw `CTRL_expressions.*` attributes with linear driven
 keys (Maya: linear between keys, constant outside them). Each pair of neighbouring keys becomes
