@@ -34,7 +34,7 @@ if [ "$DRY" = 1 ]; then  # every step of the real run, at sizes a shared 2-core 
   PAPER_LONG_MIN=0; SENTENCES=2; CLIP=tiny; TRAIN_THREADS=2; CPU_THREADS=2
   TESTS=${TESTS:-"tests/test_devices.py tests/test_cuda.py"}
 else
-  DEVICE=${DEVICE:-cuda}; SIZE=full; LAT_S=12; HOPS="33.3:33.3,66.7:66.7,100:100"; CLIPS=100; PAPER_CLIPS=40
+  DEVICE=${DEVICE:-cuda}; SIZE=full; LAT_S=10; HOPS="33.3:33.3,66.7:66.7,100:100"; CLIPS=100; PAPER_CLIPS=40
   LONG_MIN=10; PAPER_LONG_MIN=2; SENTENCES=12; CLIP=full; TRAIN_THREADS=2; CPU_THREADS=$(nproc)
   TESTS=${TESTS:-tests}
 fi
@@ -95,10 +95,10 @@ part "tests" 150 $PY -m pytest -q -p no:cacheprovider -rs --junitxml="$SCRATCH/j
 part "paper checkpoint (random $SIZE backbones)" 90 $PY benchmarks/paper_checkpoint.py --out "$SCRATCH/paper" --size "$SIZE"
 PAPER=$SCRATCH/paper/checkpoint
 WORDS="the quick brown fox jumps over the lazy dog"  # the text encoder on every hop: the worst case
-part "latency, live model" 45 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" $L --label "live model"
-part "latency, paper fp32" 50 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" --checkpoint "$PAPER" \
+part "latency, live model" 50 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" $L --label "live model"
+part "latency, paper fp32" 70 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" --checkpoint "$PAPER" \
     --transcript "$WORDS" $L --label "paper ($SIZE), words every hop"
-part "latency, paper fp16" 90 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" --checkpoint "$PAPER" \
+part "latency, paper fp16" 100 $PY benchmarks/latency.py --duration "$LAT_S" --device "$DEVICE" --checkpoint "$PAPER" \
     --fp16 --hops "$HOPS" --transcript "$WORDS" $L --label "paper ($SIZE), words every hop"
 part "bake, default model" 70 $PY benchmarks/bake.py --device "$DEVICE" --clips "$CLIPS" --transcribed-clips 0 \
     --long-minutes "$LONG_MIN" $L --label "default model (batched)"

@@ -30,7 +30,7 @@ from device_options import device_name  # noqa: E402
 from md_table import append_rows  # noqa: E402
 
 from medtalk_core.audio import FPS, SAMPLE_RATE, write_audio  # noqa: E402
-from medtalk_core.backbones import BackboneConfig, BackboneSpec  # noqa: E402
+from medtalk_core.backbones import BackboneSpec  # noqa: E402
 from medtalk_core.devices import resolve_device  # noqa: E402
 from medtalk_core.model import load_model_config  # noqa: E402
 from medtalk_core.rig import EMOTIONS, NUM_CONTROLS, s_emo, s_lip  # noqa: E402
@@ -64,14 +64,14 @@ def write_set(root: Path, sentences: int) -> int:
 
 
 def recipe_for(data: Path, scratch: Path, device: str | None, threads: int, clip: str):
-    from medtalk_core.train import TrainRecipe
-    from medtalk_core.train.recipe import CrossReconConfig, DataConfig, GuidanceStageConfig, StageConfig, load_recipe
+    from medtalk_core.train.recipe import DataConfig, load_recipe
 
     base = load_recipe(Path(__file__).resolve().parents[1] / "configs" / "train" / "synthetic.yaml")
     model = base.model
     guidance = BackboneSpec("none")
     if clip != "none":
-        guidance, _ = random_backbones.clip(scratch, clip)
+        spec, _ = random_backbones.clip(scratch, clip)
+        guidance = dataclasses.replace(spec, options={"device": device})  # a CPU run keeps CLIP off the GPU too
         if clip == "tiny":  # the tiny CLIP projects to 16, the profile expects ViT-B/32's 512
             cfg = dataclasses.asdict(load_model_config(base.model))
             model = str(scratch / "model.yaml")
