@@ -5,10 +5,14 @@ Target on a 2-core machine (docs/LIVE.md): default p95 <= 70 ms, low-latency pro
 ms, both with 0 late frames.
 
     python3 benchmarks/latency.py [--duration 120] [--checkpoint DIR | --tiny] [--audio WAV] [--config YAML]
+        [--device cuda] [--fp16] [--hops 33.3:33.3,66.7:66.7] [--transcript TEXT] [--table FILE --label NAME]
 
 Frames go over real UDP (OSC) to 127.0.0.1; latency is measured when each frame is handed to the
 last transport, and again when a plain UDP socket on its own thread receives the datagram (its
-arrival time, taken before any parsing, against the capture time the frame carries).
+arrival time, taken before any parsing, against the capture time the frame carries). With several --hops
+(hop_ms:lookahead_ms pairs) the model loads once and each pair streams for --duration; the
+playout delay grows with the hop and the lookahead beyond the defaults' (same safety margin)
+unless --playout-delay-ms is given. --fp16 loads the pretrained backbones in half precision (GPU).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import dataclasses
 import os
 import resource
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -27,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from pythonosc.osc_message import OscMessage  # noqa: E402
+
+from device_options import backbone_overrides, device_name  # noqa: E402
+from md_table import append_rows  # noqa: E402
 
 from livelink_bridge.daemon import Daemon  # noqa: E402
 from livelink_bridge.daemon_config import load_daemon_config  # noqa: E402
@@ -88,16 +94,20 @@ class ArrivalReceiver:
 
 
 class TimedAnimator:
-    """Wraps an Animator and times each animate() call (one per hop)."""
+    """Wraps an Animator and times each animate() call (one per hop). `transcript`, when set,
+    stands in for the words of every hop (the text encoder then runs on every hop: the worst case)."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, transcript: str | None = None) -> None:
         self.inner = inner
+        self.transcript = transcript
         self.times: list[float] = []
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def animate(self, *args, **kwargs):
+        if self.transcript:
+            kwargs["transcript"] = self.transcript
         t = time.perf_counter()
         out = self.inner.animate(*args, **kwargs)
         self.times.append(time.perf_counter() - t)
@@ -127,39 +137,27 @@ def pct(values, q) -> float:
     return float(np.percentile(np.asarray(values), q)) * 1000.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=120.0, help="seconds of streaming")
-    parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped default model)")
-    parser.add_argument("--tiny", action="store_true", help="use a random tiny-profile checkpoint")
-    parser.add_argument("--audio", help="audio file (default: the packaged English example), looped")
-    parser.add_argument("--config", help="daemon YAML (default: the built-in defaults)")
-    args = parser.parse_args()
+def parse_hops(text: str) -> list[tuple[float, float]]:
+    pairs = []
+    for item in text.split(","):
+        hop, _, lookahead = item.partition(":")
+        pairs.append((float(hop), float(lookahead or hop)))
+    return pairs
 
-    rep = dataclasses.replace
-    cfg = load_daemon_config(args.config)
-    checkpoint = args.checkpoint
-    if args.tiny:
-        checkpoint = str(tiny_checkpoint(Path(tempfile.mkdtemp(prefix="medtalk_tiny_"))))
+
+def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
+    """Stream for `duration` seconds through a fresh daemon on the loaded animator -> measures."""
+    from livelink_bridge.daemon import build_transports
+
     rx = ArrivalReceiver()
-    cfg = rep(cfg, source=rep(cfg.source, kind="file", path=str(args.audio or example_path()), realtime=True, loop=True),
-              transports=rep(cfg.transports, osc=rep(cfg.transports.osc, enabled=True, port=rx.port)),
-              control=rep(cfg.control, enabled=False, hotkeys=False),
-              model=rep(cfg.model, checkpoint=checkpoint))
-    from livelink_bridge.daemon import build_transports, load_animator
-
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(cfg.model.threads)  # before loading, as the daemon does: no idle pool threads
-    threadpool_limits(limits=cfg.model.threads)
+    rep = dataclasses.replace
+    cfg = rep(cfg, transports=rep(cfg.transports, osc=rep(cfg.transports.osc, enabled=True, port=rx.port)))
     probe = LatencyProbe()
-    animator = TimedAnimator(load_animator(cfg))
     daemon = Daemon(cfg, animator=animator, transports=build_transports(cfg) + [probe])
     with daemon:
         animator.times.clear()
         usage0, wall0, load0 = _cpu(), time.time(), os.getloadavg()[0]
-        timer = threading.Timer(args.duration, daemon.stop)
+        timer = threading.Timer(duration, daemon.stop)
         timer.start()
         daemon.run()
         wall = time.time() - wall0
@@ -170,34 +168,87 @@ def main() -> None:
     time.sleep(0.2)
     received = rx.latency()
     rx.close()
-    cpu = usage1 - usage0
-    e = cfg.engine
-    print(f"model: {checkpoint or 'default'}; window {e.window_s} s, hop {e.hop_ms} ms, lookahead {e.lookahead_ms} ms, "
-          f"playout delay {cfg.clock.playout_delay_ms} ms, chunk {cfg.source.chunk_ms} ms, "
-          f"torch threads {cfg.model.threads}, {os.cpu_count()} CPUs")
-    print(f"{'measure':<34}{'value':>12}")
-    rows = [
-        ("streamed (s)", f"{wall:.1f}"),
-        ("frames sent", f"{len(probe.latency)}"),
-        ("achieved fps", f"{len(probe.latency) / wall:.2f}"),
-        ("late frames (not final at deadline)", f"{late}"),
-        ("  of which held (no stand-in)", f"{held}"),
-        ("final frames dropped (came late)", f"{dropped}"),
-        ("capture->send p50 (ms)", f"{pct(probe.latency, 50):.1f}"),
-        ("capture->send p95 (ms)", f"{pct(probe.latency, 95):.1f}"),
-        ("capture->send p99 (ms)", f"{pct(probe.latency, 99):.1f}"),
-        ("frames received (UDP 127.0.0.1)", f"{len(received)}"),
-        ("capture->receive p50 (ms)", f"{pct(received, 50):.1f}" if received else "-"),
-        ("capture->receive p95 (ms)", f"{pct(received, 95):.1f}" if received else "-"),
-        ("capture->receive p99 (ms)", f"{pct(received, 99):.1f}" if received else "-"),
-        ("model runs", f"{len(animator.times)}"),
-        ("model ms per run p50 / p95", f"{pct(animator.times, 50):.1f} / {pct(animator.times, 95):.1f}"),
-        ("CPU use (% of one core)", f"{100 * cpu / wall:.0f}"),
-        ("machine load avg start / end", f"{load0:.1f} / {load1:.1f}"),
-        ("nice", f"{os.nice(0)}"),
-    ]
-    for name, value in rows:
-        print(f"{name:<34}{value:>12}")
+    return {"wall": wall, "sent": len(probe.latency), "late": late, "held": held, "dropped": dropped,
+            "lat": probe.latency, "received": received, "times": list(animator.times), "cpu": usage1 - usage0,
+            "load": (load0, load1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of streaming (per --hops pair)")
+    parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped live model)")
+    parser.add_argument("--tiny", action="store_true", help="use a random tiny-profile checkpoint")
+    parser.add_argument("--audio", help="audio file (default: the packaged English example), looped")
+    parser.add_argument("--config", help="daemon YAML (default: the built-in defaults)")
+    parser.add_argument("--device", help="torch device for the model and pretrained backbones (default: CUDA if present)")
+    parser.add_argument("--fp16", action="store_true", help="pretrained backbones in float16 (GPU only)")
+    parser.add_argument("--hops", help="hop_ms:lookahead_ms pairs, comma-separated (default: the config's)")
+    parser.add_argument("--playout-delay-ms", type=float, help="fixed playout delay (default: scaled, see above)")
+    parser.add_argument("--transcript", help="words every hop sees, as if transcribed (text encoder on every hop)")
+    parser.add_argument("--table", help="append one markdown row per --hops pair to this file")
+    parser.add_argument("--label", default="", help="model name in the --table rows")
+    args = parser.parse_args()
+
+    rep = dataclasses.replace
+    cfg = load_daemon_config(args.config)
+    checkpoint = args.checkpoint
+    if args.tiny:
+        checkpoint = str(tiny_checkpoint(Path(tempfile.mkdtemp(prefix="medtalk_tiny_"))))
+    cfg = rep(cfg, source=rep(cfg.source, kind="file", path=str(args.audio or example_path()), realtime=True, loop=True),
+              control=rep(cfg.control, enabled=False, hotkeys=False),
+              model=rep(cfg.model, checkpoint=checkpoint, device=args.device),
+              backbones=backbone_overrides(checkpoint, args.device, args.fp16))
+    from livelink_bridge.daemon import load_animator
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(cfg.model.threads)  # before loading, as the daemon does: no idle pool threads
+    threadpool_limits(limits=cfg.model.threads)
+    animator = TimedAnimator(load_animator(cfg), args.transcript)
+    e0, delay0 = cfg.engine, cfg.clock.playout_delay_ms
+    pairs = parse_hops(args.hops) if args.hops else [(e0.hop_ms, e0.lookahead_ms)]
+    device = device_name(animator.device)
+    for hop, lookahead in pairs:
+        delay = args.playout_delay_ms or delay0 + (hop - e0.hop_ms) + (lookahead - e0.lookahead_ms)
+        run_cfg = rep(cfg, engine=rep(cfg.engine, hop_ms=hop, lookahead_ms=lookahead),
+                      clock=rep(cfg.clock, playout_delay_ms=delay))
+        r = stream_once(run_cfg, animator, args.duration)
+        e = run_cfg.engine
+        print(f"model: {checkpoint or 'live model'}; {device}; fp16 backbones {args.fp16}; window {e.window_s} s, "
+              f"hop {e.hop_ms} ms, lookahead {e.lookahead_ms} ms, playout delay {delay:.1f} ms, "
+              f"chunk {cfg.source.chunk_ms} ms, torch threads {cfg.model.threads}, {os.cpu_count()} CPUs")
+        print(f"{'measure':<34}{'value':>12}")
+        rows = [
+            ("streamed (s)", f"{r['wall']:.1f}"),
+            ("frames sent", f"{r['sent']}"),
+            ("achieved fps", f"{r['sent'] / r['wall']:.2f}"),
+            ("late frames (not final at deadline)", f"{r['late']}"),
+            ("  of which held (no stand-in)", f"{r['held']}"),
+            ("final frames dropped (came late)", f"{r['dropped']}"),
+            ("capture->send p50 (ms)", f"{pct(r['lat'], 50):.1f}"),
+            ("capture->send p95 (ms)", f"{pct(r['lat'], 95):.1f}"),
+            ("capture->send p99 (ms)", f"{pct(r['lat'], 99):.1f}"),
+            ("frames received (UDP 127.0.0.1)", f"{len(r['received'])}"),
+            ("capture->receive p50 (ms)", f"{pct(r['received'], 50):.1f}" if r["received"] else "-"),
+            ("capture->receive p95 (ms)", f"{pct(r['received'], 95):.1f}" if r["received"] else "-"),
+            ("capture->receive p99 (ms)", f"{pct(r['received'], 99):.1f}" if r["received"] else "-"),
+            ("model runs", f"{len(r['times'])}"),
+            ("model ms per run p50 / p95", f"{pct(r['times'], 50):.1f} / {pct(r['times'], 95):.1f}"),
+            ("CPU use (% of one core)", f"{100 * r['cpu'] / r['wall']:.0f}"),
+            ("machine load avg start / end", f"{r['load'][0]:.1f} / {r['load'][1]:.1f}"),
+            ("nice", f"{os.nice(0)}"),
+        ]
+        for name, value in rows:
+            print(f"{name:<34}{value:>12}")
+        if args.table:
+            append_rows(args.table, "Live latency (benchmarks/latency.py)",
+                        ("model", "device", "backbones", "hop / lookahead / delay ms", "streamed s", "fps",
+                         "p50 ms", "p95 ms", "model ms p50 / p95 per hop", "late frames"),
+                        [(args.label or checkpoint or "live model", device, "fp16" if args.fp16 else "fp32",
+                          f"{hop:g} / {lookahead:g} / {delay:.0f}", f"{r['wall']:.0f}", f"{r['sent'] / r['wall']:.1f}",
+                          f"{pct(r['lat'], 50):.0f}", f"{pct(r['lat'], 95):.0f}",
+                          f"{pct(r['times'], 50):.1f} / {pct(r['times'], 95):.1f}", r["late"])])
 
 
 if __name__ == "__main__":

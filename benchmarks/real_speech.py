@@ -34,7 +34,7 @@ from livelink_bridge.daemon_config import EngineConfig, IdleConfig  # noqa: E402
 from livelink_bridge.engine import StreamingEngine, stream_array  # noqa: E402
 from medtalk_core import rig  # noqa: E402
 from medtalk_core.articulation_metrics import ArticulationTally  # noqa: E402
-from medtalk_core.audio import FPS, load_audio, num_frames  # noqa: E402
+from medtalk_core.audio import load_audio, num_frames  # noqa: E402
 from medtalk_core.data.pseudo_rig import read_alignment  # noqa: E402
 from medtalk_core.data.rigmap import rows  # noqa: E402
 from medtalk_core.inference import Animator  # noqa: E402

@@ -21,6 +21,7 @@ from .backbones import build_backbone, Backbones
 from .backbones.overrides import BackboneOverrides, apply_overrides
 from .config import from_mapping
 from .data.emoface import EmoFaceDataset
+from .devices import resolve_device
 from .errors import MedtalkError
 from .inference import smooth_rig
 from .metrics import MetricAccumulator, Metrics
@@ -202,7 +203,7 @@ def evaluate_checkpoint(path: str | Path, data: str | Path, split: str | None = 
                         device: str | None = None,
                         backbones: BackboneOverrides | None = None) -> tuple[EvalReport, MEDTalk, list[ClipFeatures]]:
     """`backbones`: local folders / devices over the checkpoint's backbones (the features must not change)."""
-    loaded = checkpoint.load(path, device or "cpu")
+    loaded = checkpoint.load(path, resolve_device(device or "cpu"))  # eval defaults to the CPU
     cfg = apply_overrides(loaded.backbones, backbones)
     cache = FeatureCache(feature_backbones(cfg), cfg, cache_dir)
     clips = load_split(cache, data, split)

@@ -54,6 +54,7 @@ def mix(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tens
 
     Directions blend linearly and the strength blends linearly, so halfway between two
     emotions of strength 1 is strength 1, not the shorter chord of a plain lerp."""
+    b = b.to(a.device)  # a feature given by the caller may sit on the CPU while the animator's are on CUDA
     w_t = torch.as_tensor(w, dtype=a.dtype, device=a.device)
     if torch.any((w_t < 0) | (w_t > 1)):
         raise MedtalkError(f"mix weight must lie in [0, 1], got {w}")

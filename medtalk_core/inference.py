@@ -29,6 +29,7 @@ from .backbones import Backbones, BackboneConfig, build_backbones
 from .backbones.base import Transcriber
 from .backbones.lexicon import EmotionLexicon
 from .backbones.overrides import BackboneOverrides, apply_overrides
+from .devices import resolve_device
 from .errors import ConfigError, MedtalkError
 from .guidance import GuidanceSpec, strength_of, unit, with_strength
 from .inference_mode import DEFAULT_MODE, mode_backbones, rules
@@ -48,10 +49,6 @@ PATHS = ("label", "clip")  # guidance paths: labels (and features in their space
 # What BERT reads as [CLS] [UNK] [SEP], the only token sequence the release's CMF saw in training
 # (its tokenisation quirk); the project mode's input when there are no words and no trained audio head.
 NO_WORDS = "[UNK]"
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @functools.cache
@@ -123,7 +120,7 @@ class Animator:
                     "`medtalk synth` then `medtalk train --config configs/train/synthetic.yaml` and copy the "
                     "final checkpoint folder there (see the README, 'Default model'), or name a checkpoint folder"
                 )
-        dev = torch.device(device) if device is not None else default_device()
+        dev = resolve_device(device)  # a CUDA request without CUDA: one clear line, before anything loads
         loaded = ckpt.load(path, dev)
         # the config the backbones are built from replaces the stored one, so that whoever reads
         # it later (the daemon's transcriber process) gets the same models
@@ -249,7 +246,10 @@ class Animator:
         out: list[np.ndarray] = [np.zeros((0, self.model.cfg.rig_dim), np.float32)] * len(clips)
         live = [i for i, t in enumerate(lengths) if t > 0]
         if live:
-            rigs = self._forward([clips[i] for i in live], [guidances[i] for i in live],
+            # guidance first, outside _forward's inference mode: the offline (lexicon) text and
+            # image route fits its feature with autograd, which inference tensors would break
+            features = [self._resolve(guidances[i], lengths[i]) for i in live]
+            rigs = self._forward([clips[i] for i in live], features,
                                  [transcripts[i] for i in live], [lengths[i] for i in live],
                                  [paths[i] for i in live])
             for i, rig in zip(live, rigs):
@@ -267,7 +267,7 @@ class Animator:
         return a
 
     @torch.inference_mode()
-    def _forward(self, clips: list[np.ndarray], guidances: Sequence[Guidance],
+    def _forward(self, clips: list[np.ndarray], guidances: Sequence[torch.Tensor],
                  transcripts: Sequence[str | None], lengths: list[int], paths: list[str]) -> list[np.ndarray]:
         B, T = len(clips), max(lengths)
         dev, bb = self.device, self.backbones
@@ -279,7 +279,7 @@ class Animator:
         for i, (audio, g, text, t, path) in enumerate(zip(clips, guidances, transcripts, lengths, paths)):
             content[i, :t] = bb.audio_content.features(audio)[:t].to(dev)  # (T_i, Dc)
             emotion[i, :t] = bb.audio_emotion.features(audio)[:t].to(dev)  # (T_i, De)
-            guide[i, :t] = self._resolve(g, t)  # (D,) or (T_i, D) broadcast over the frames
+            guide[i, :t] = g  # (D,) or (T_i, D) broadcast over the frames
             mask[i, :t] = 1.0
             texts.append(self._text(audio, text, path))
 

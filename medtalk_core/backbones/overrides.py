@@ -14,7 +14,6 @@ refused here, before any model loads, naming the slot and the path.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable

@@ -23,6 +23,7 @@ import torch
 from .. import checkpoint
 from ..backbones import Backbones, build_backbone
 from ..data.emoface import EmoFaceDataset
+from ..devices import resolve_device
 from ..errors import MedtalkError
 from ..model import MEDTalk, load_model_config
 from .batching import ClipFeatures
@@ -67,12 +68,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _device(recipe: TrainRecipe) -> torch.device:
-    if recipe.device is not None:
-        return torch.device(recipe.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _starting_weights(model: MEDTalk, out_dir: Path, first: str, init: Path | None) -> None:
@@ -206,7 +201,7 @@ def train(recipe: TrainRecipe, out_dir: str | Path, stage: str = ALL, resume: bo
     out_dir.mkdir(parents=True, exist_ok=True)
     _record_recipe(out_dir, recipe)
 
-    device = _device(recipe)
+    device = resolve_device(recipe.device)
     model = build_model(recipe)
     _starting_weights(model, out_dir, todo[0], Path(init) if init else None)
     model.to(device)

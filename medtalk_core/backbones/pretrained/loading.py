@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...devices import resolve_device  # noqa: F401  (the adapters' device rule, re-exported)
 from ...errors import MissingDependencyError, MissingModelError
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,6 @@ class LoadOptions:
     fp16: bool = False  # half-precision weights and activations on GPU; ignored on CPU (slow there)
     allow_download: bool = False  # let the hub client fetch a missing model; off = never use the network
     cache_dir: str | None = None  # hub cache folder; None = the library's default (HF_HOME, MODELSCOPE_CACHE)
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """None -> CUDA when available, else CPU; a CUDA request without CUDA is a user mistake."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MissingDependencyError(f"device {device!r} requested but CUDA is not available; set device: cpu")
-    return dev
 
 
 def resolve_dtype(options: LoadOptions, device: torch.device) -> torch.dtype:
