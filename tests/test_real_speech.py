@@ -221,13 +221,15 @@ def test_level_split_front_end_moves_one_column_with_gain(real_sample) -> None:
     quiet, loud = front.features(audio * 0.25).numpy(), front.features(audio).numpy()  # 12 dB apart
     assert quiet.shape == (num_frames_of(audio), 81)
     speech = loud[:, -1] > np.percentile(loud[:, -1], 50)  # the louder half of the frames
-    # spectral shape: gain-free, but for the few quiet bands the log floor clips
-    shape_change = np.abs(quiet[speech, :-1] - loud[speech, :-1])
-    assert np.median(shape_change) < 0.005 and np.percentile(shape_change, 90) < 0.02
+    # without the split, all 80 columns move with the gain (12 dB = 0.30 in these units) ...
+    plain = LogMel().features(audio).numpy()
+    plain_change = np.median(np.abs(plain - LogMel().features(audio * 0.25).numpy())[speech])
+    assert plain_change > 0.25
+    # ... with it, the level column takes the change and the shape barely moves (only quiet
+    # high bands that the log floor clips shift the frame mean a little)
     level_change = loud[speech, -1] - quiet[speech, -1]
-    assert abs(np.median(level_change) - np.log10(16) / 4) < 0.01  # the level column moved 12 dB
-    plain = LogMel().features(audio).numpy()  # without the split, all 80 columns move together
-    assert np.median(np.abs(plain - LogMel().features(audio * 0.25).numpy())[speech]) > 0.25
+    assert abs(np.median(level_change) - np.log10(16) / 4) < 0.03
+    assert np.median(np.abs(quiet[speech, :-1] - loud[speech, :-1])) < 0.1 * plain_change
 
 
 def num_frames_of(audio: np.ndarray) -> int:
