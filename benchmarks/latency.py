@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 import os
 import resource
-import socket
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from pythonosc.osc_message import OscMessage  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from udp_receivers import RawCollector  # noqa: E402  (a test helper: a plain UDP socket on 127.0.0.1)
 
 from device_options import backbone_overrides, device_name  # noqa: E402
 from md_table import append_rows  # noqa: E402
@@ -56,41 +59,15 @@ class LatencyProbe:
         """Nothing to release."""
 
 
-class ArrivalReceiver:
-    """A UDP socket on 127.0.0.1 that timestamps each datagram on arrival and only then reads the
-    frame's capture time out of it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self._arrivals: list[tuple[float, bytes]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="arrival-receiver", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, _ = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self._arrivals.append((time.time(), data))
-
-    def latency(self) -> list[float]:
-        """Arrival - capture time of every frame datagram received (the names lists are skipped)."""
-        out = []
-        for t, data in self._arrivals:
-            msg = OscMessage(data)
-            if msg.address.endswith("/frame"):
-                out.append(t - msg.params[1])
-        return out
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
+def frame_latencies(rx: RawCollector) -> list[float]:
+    """Arrival - capture time of every frame datagram the receiver got (names lists skipped); the
+    receiver stamps each datagram on arrival, before any parsing."""
+    out = []
+    for t, data in rx.packets:
+        msg = OscMessage(data)
+        if msg.address.endswith("/frame"):
+            out.append(t - msg.params[1])
+    return out
 
 
 class TimedAnimator:
@@ -149,7 +126,7 @@ def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
     """Stream for `duration` seconds through a fresh daemon on the loaded animator -> measures."""
     from livelink_bridge.daemon import build_transports
 
-    rx = ArrivalReceiver()
+    rx = RawCollector()
     rep = dataclasses.replace
     cfg = rep(cfg, transports=rep(cfg.transports, osc=rep(cfg.transports.osc, enabled=True, port=rx.port)))
     probe = LatencyProbe()
@@ -166,7 +143,7 @@ def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
         timer.cancel()
     usage1 = _cpu()  # after close(): the transcriber's child process has been joined
     time.sleep(0.2)
-    received = rx.latency()
+    received = frame_latencies(rx)
     rx.close()
     return {"wall": wall, "sent": len(probe.latency), "late": late, "held": held, "dropped": dropped,
             "lat": probe.latency, "received": received, "times": list(animator.times), "cpu": usage1 - usage0,
