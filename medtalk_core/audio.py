@@ -52,6 +52,13 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
+def zero_nonfinite(samples: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaN and infinite samples set to 0 -> (samples, how many there were); the input is kept."""
+    bad = ~np.isfinite(samples)
+    count = int(np.count_nonzero(bad))
+    return (np.where(bad, np.float32(0), samples).astype(samples.dtype, copy=False), count) if count else (samples, 0)
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """(n,) or (n, channels) -> (n,) float32, channels averaged."""
     audio = np.asarray(audio, dtype=np.float32)
