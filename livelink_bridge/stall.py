@@ -5,7 +5,8 @@ one of two things greets it afterwards: a backlog of audio longer than the engin
 one go (a file source hands out every chunk whose time has come; a microphone queue holds
 seconds), or, when the capture thread stopped too, a jump in the chunks' capture times. Either
 way the stream must go on, at the audio's own timeline:
-- a jump of more than `GAP_S` becomes a gap: the engine's timeline moves on by its length;
+- a jump of more than `GAP_S` becomes a gap: the engine's timeline moves on to the audio after
+  it (blocks from before the jump in the same batch are old, and dropped with it);
 - of a backlog, the engine keeps the newest audio it can take (`StreamingEngine.room`) and the
   oldest is dropped as a gap;
 the engine then skips the frames of the gap (`StreamingEngine.skip`) and the output clock skips
@@ -66,8 +67,10 @@ class StallGuard:
             return chunks
         lost = 0
         expected = self.engine.end_time
-        if expected is not None and chunks[0].capture_time - expected > self.gap_s:
-            lost = int(round((chunks[0].capture_time - expected) * SAMPLE_RATE))
+        resume = self._last_jump(chunks, expected)
+        if resume is not None:  # what came before the jump is old audio: dropped with the gap
+            lost = int(round((chunks[resume].capture_time - expected) * SAMPLE_RATE))
+            chunks = chunks[resume:]
             self._skip(lost)
         chunks, dropped = drop_oldest(chunks, self.engine.room())
         self._skip(dropped)
@@ -79,6 +82,18 @@ class StallGuard:
             self.longest_s = max(self.longest_s, seconds)
             logger.warning("stream stalled: %.2f s of audio skipped (gap %d), streaming on", seconds, self.gaps)
         return chunks
+
+    def _last_jump(self, chunks: list[AudioChunk], expected: float | None) -> int | None:
+        """Index of the last chunk that starts more than `gap_s` after the one before it (the
+        batch may hold blocks from before the stall and after it), or None."""
+        if expected is None:
+            return None
+        found, end = None, expected
+        for i, chunk in enumerate(chunks):
+            if chunk.capture_time - end > self.gap_s:
+                found = i
+            end = chunk.capture_time + chunk.samples.shape[0] / SAMPLE_RATE
+        return found
 
     def _skip(self, n: int) -> None:
         if n > 0:

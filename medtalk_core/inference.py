@@ -54,6 +54,20 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """A device the user named, checked: MedtalkError for a bad name or an absent GPU."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise MedtalkError(f"unknown torch device {device!r}: {exc}") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise MedtalkError(f"device {device!r} asked for, but no such CUDA GPU is available on this machine; "
+                           "use cpu (or leave the device unset: CUDA when present)")
+    return dev
+
+
 @functools.cache
 def _smoothing_kernel() -> np.ndarray:
     # savgol_filter would refit these with a least-squares (BLAS) call on every clip, which on a
@@ -123,7 +137,7 @@ class Animator:
                     "`medtalk synth` then `medtalk train --config configs/train/synthetic.yaml` and copy the "
                     "final checkpoint folder there (see the README, 'Default model'), or name a checkpoint folder"
                 )
-        dev = torch.device(device) if device is not None else default_device()
+        dev = resolve_device(device)
         loaded = ckpt.load(path, dev)
         # the config the backbones are built from replaces the stored one, so that whoever reads
         # it later (the daemon's transcriber process) gets the same models
