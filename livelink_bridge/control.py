@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 EMOTION, INTENSITY = "/medtalk/emotion", "/medtalk/intensity"
 LATEST_WINS = (INTENSITY, EMOTION)  # faders (intensity, emotion strength): only the newest value matters
 _LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
+_STATUS_PREFIX = STATUS.encode() + b"\0"
+_STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
 _POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
 _MAX_DATAGRAM = 65536
 
@@ -135,6 +137,7 @@ class ControlServer:
         self.state = state
         self.host, self.port = host, int(port)
         self.bucket = _TokenBucket(max_messages_per_s, burst)
+        self.status_bucket = _TokenBucket(_STATUS_PER_S, int(_STATUS_PER_S))
         self.log = _QuietLog()
         self._status = status or (lambda: {})
         self._sock: socket.socket | None = None
@@ -203,6 +206,16 @@ class ControlServer:
             self._handle(message, sender)
 
     def _over_limit(self, data: bytes, sender: tuple[str, int]) -> None:
+        if data.startswith(_STATUS_PREFIX) and self.status_bucket.take():
+            # Status queries have a small budget of their own: a flood of other traffic must not
+            # blind the operator who asks what is going on.
+            try:
+                messages = decode_datagram(data)
+            except OscDecodeError:
+                messages = []
+            if len(messages) == 1:
+                self._handle(messages[0], sender)
+                return
         if data.startswith(_LATEST_WINS_PREFIXES):  # cheap test first: a flood is dropped unparsed
             try:
                 messages = decode_datagram(data)

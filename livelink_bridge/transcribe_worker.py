@@ -185,7 +185,7 @@ class TranscribeWorker:
             logger.debug("transcript %r", item[2])
             out.append(SegmentText(*item))
 
-    def close(self, timeout: float = 1.0) -> None:
+    def close(self, timeout: float = 0.5) -> None:
         """Stop the worker; one still inside the recogniser after `timeout` is terminated (SIGTERM
         must end the daemon and its children within 2 s)."""
         if self._runner is None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from medtalk_core.curve_sets import CURVE_SETS
@@ -133,8 +136,20 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: daemon.stop())  # clean stop: recorder flushed, sockets closed
     try:
         daemon.start()
-        return daemon.run()
+        code = daemon.run()
     finally:
         daemon.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once: everything is closed, flushed and joined (recorder, sockets,
+    the transcriber child), and the interpreter's own teardown of torch takes seconds on a
+    loaded machine, while SIGTERM must end the daemon and its children within 2 s."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
