@@ -132,8 +132,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = validate(apply_flags(load_daemon_config(args.config), args))
     daemon = Daemon(cfg)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:  # clean stop: recorder flushed, sockets closed
+        received.append(signum)
+        daemon.stop()
+
     for sig in previous:
-        signal.signal(sig, lambda *_: daemon.stop())  # clean stop: recorder flushed, sockets closed
+        signal.signal(sig, stop)
     try:
         daemon.start()
         code = daemon.run()
@@ -141,14 +147,15 @@ def run(args: argparse.Namespace) -> int:
         daemon.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _exit_now(code)
+    if signal.SIGTERM in received:
+        _exit_now(code)
     return code
 
 
 def _exit_now(code: int) -> None:
-    """End the process at once: everything is closed, flushed and joined (recorder, sockets,
-    the transcriber child), and the interpreter's own teardown of torch takes seconds on a
-    loaded machine, while SIGTERM must end the daemon and its children within 2 s."""
+    """End the process at once after SIGTERM: everything is closed, flushed and joined (recorder,
+    sockets, the transcriber child), and the interpreter's own teardown of torch takes seconds
+    on a loaded machine, while SIGTERM must end the daemon and its children within 2 s."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
