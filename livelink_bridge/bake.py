@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from medtalk_core.config import from_mapping, load_yaml
+from medtalk_core.config import from_mapping, parse_yaml
 from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
 from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
@@ -91,8 +91,10 @@ class BakeReport:
         return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def find_inputs(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
-    """Files and folders (recursive) -> [(audio file, output stem relative to the out dir)]."""
+def find_inputs(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """Files and folders (recursive) -> ([(audio file, output stem relative to the out dir)],
+    [(audio file, reason)] for files that cannot be baked apart: two inputs with one output stem,
+    such as `x.wav` beside `x.ogg`, fail alone, and the rest are baked)."""
     found: list[tuple[Path, Path]] = []
     for raw in paths:
         path = Path(raw)
@@ -105,13 +107,15 @@ def find_inputs(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
             found.append((path, Path(path.stem)))
         else:
             raise MedtalkError(f"input not found: {path}")
-    seen: dict[Path, Path] = {}
-    for audio, stem in found:
-        if stem in seen and seen[stem].resolve() != audio.resolve():
-            raise MedtalkError(f"{seen[stem]} and {audio} would both be baked to {stem}.*; bake them separately")
-        seen[stem] = audio
-    unique = {a.resolve(): (a, s) for a, s in found}
-    return list(unique.values())
+    unique = list({a.resolve(): (a, s) for a, s in found}.values())
+    by_stem: dict[Path, list[Path]] = {}
+    for audio, stem in unique:
+        by_stem.setdefault(stem, []).append(audio)
+    clashes = {stem: files for stem, files in by_stem.items() if len(files) > 1}
+    failed = [(audio, f"{' and '.join(map(str, files))} would {'both' if len(files) == 2 else 'all'} be baked "
+                      f"to {stem}.*; rename one or bake them separately")
+              for stem, files in clashes.items() for audio in files]
+    return [(a, s) for a, s in unique if s not in clashes], failed
 
 
 def read_manifest(path: str | Path) -> dict[Path, GuidanceChoice]:
@@ -141,20 +145,33 @@ def read_manifest(path: str | Path) -> dict[Path, GuidanceChoice]:
     return out
 
 
+def read_side_file(path: Path) -> str | None:
+    """The text of a side file (script line, sidecar) beside an audio file; None when there is
+    none. Unreadable or not UTF-8: MedtalkError, which fails that audio file alone."""
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MedtalkError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                           "save it as UTF-8") from None
+    except OSError as exc:
+        raise MedtalkError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def script_line(audio: Path) -> str | None:
     """The words of a line from `<name>.txt` beside its audio, if there is one."""
-    text_file = audio.with_suffix(".txt")
-    if not text_file.is_file():
-        return None
-    return text_file.read_text(encoding="utf-8").strip() or None
+    text = read_side_file(audio.with_suffix(".txt"))
+    return (text or "").strip() or None
 
 
 def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
     """`<name>.yaml` beside the audio (keys: emotion | text | image, strength), if there is one."""
     sidecar = audio.with_suffix(".yaml")
-    if not sidecar.is_file():
+    text = read_side_file(sidecar)
+    if text is None:
         return None
-    return from_mapping(GuidanceChoice, load_yaml(sidecar), where=sidecar.name).resolved(sidecar.parent)
+    return from_mapping(GuidanceChoice, parse_yaml(text, sidecar), where=sidecar.name).resolved(sidecar.parent)
 
 
 class GuidanceCache:
@@ -212,12 +229,13 @@ class Baker:
             if not targets:
                 report.skipped.append(audio)
                 continue
-            try:
+            try:  # the side files are part of this input: a bad one fails it alone
                 choice = (manifest or {}).get(audio.resolve()) or sidecar_guidance(audio) or default
+                transcript = choice.transcript or script_line(audio)
             except MedtalkError as exc:
                 report.failed.append((audio, str(exc)))
                 continue
-            jobs.append(BakeJob(audio, targets, choice, transcript=choice.transcript or script_line(audio)))
+            jobs.append(BakeJob(audio, targets, choice, transcript=transcript))
         return jobs
 
     def run(self, jobs: Sequence[BakeJob], report: BakeReport,
@@ -282,8 +300,13 @@ class Baker:
             guidance = self.guidance(job.guidance)
             windows = len(plan_windows(job.reader.num_samples, self.window))
             logger.info("%s: %.0f s in %d windows", job.audio, job.reader.duration_s, windows)
+            # One policy for a long file: its script line cannot be split over windows (nothing says
+            # which words fall in which), so it is not used; each window is transcribed with
+            # --transcribe, else the audio-only head animates it, and the log says which.
             if job.transcript:
-                logger.info("%s: a script line cannot be split over windows; transcribing each window", job.audio)
+                logger.warning("%s: the script line is not used for a file longer than one window (%.0f s); %s",
+                               job.audio, self.window.window_s,
+                               "transcribing each window" if self.options.transcribe else "audio-only intensity head")
             with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
                 for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript,
                                           path=self.guidance.path(job.guidance)):
@@ -315,7 +338,9 @@ def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Pa
     baker = Baker(animator, options)
     baker.guidance(default)  # a bad --emotion / --text / --image is a user mistake: fail before baking
     entries = read_manifest(manifest) if manifest else None
-    jobs = baker.plan(find_inputs(list(inputs)), Path(out_dir), default, entries, report)
+    inputs, clashes = find_inputs(list(inputs))
+    report.failed.extend(clashes)
+    jobs = baker.plan(inputs, Path(out_dir), default, entries, report)
     if entries is not None:
         _warn_unlisted(jobs, entries)
     if not show_progress:

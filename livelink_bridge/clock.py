@@ -7,6 +7,12 @@ late frame and sends a stand-in under index f: the previous model run's provisio
 of that frame when there is one (extrapolation by the model itself), else the last frame's
 values again (hold). The real frame f, if it comes later, is dropped, so that the indices stay a
 steady, gap-free 60 fps sequence.
+
+After a stall (the whole process stopped, or the loop fell seconds behind) the clock
+resynchronises instead of sending a burst of stale frames: a frame more than `max_hold_frames`
+frames past its deadline is skipped, not sent, and frames the engine will never deliver (it
+skipped audio lost in the stall, `StreamingEngine.skip`) are skipped as soon as a later frame is
+there. Skipped indices are counted; the frames sent still follow the audio's own timeline.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class FrameClock:
         self.late_frames = 0  # frames not final at their deadline (sent provisional or held)
         self.held_frames = 0  # late frames with no provisional stand-in: the last pose again
         self.dropped_frames = 0  # real frames that came after their slot was filled
+        self.skipped_frames = 0  # indices never sent: stale after a stall, or never delivered
 
     def push(self, frames: list[RigFrame]) -> None:
         for frame in frames:
@@ -84,12 +91,23 @@ class FrameClock:
             when = self.deadline()
             if when is None or when > now or (self._end is not None and self._next >= self._end):
                 return out
+            if when < now - self.max_hold_frames / FPS and not self._draining:
+                # Stale: the sender itself was stalled. Sending it now would be a burst of the past.
+                if self._pending and self._pending[0].index == self._next:
+                    self._pending.popleft()
+                self._skip(1)
+                continue
             if self._pending and self._pending[0].index == self._next:
                 frame = self._pending.popleft()
                 self._holds_in_row = 0
             elif self._pending and self._pending[0].index < self._next:
                 self._pending.popleft()  # defensive: an out-of-order duplicate
                 self.dropped_frames += 1
+                continue
+            elif self._pending and self._next not in self._provisional:
+                # A later frame is there and this one is not: the engine skipped it (lost audio).
+                self._skip(self._pending[0].index - self._next)
+                self._holds_in_row = 0  # the stream goes on
                 continue
             elif self._next in self._provisional and not self._draining:
                 # Not final in time: the last run's own prediction of this frame stands in.
@@ -108,3 +126,8 @@ class FrameClock:
             out.append(frame)
             self._last = frame
             self._next += 1
+
+    def _skip(self, n: int) -> None:
+        self._next += n
+        self.skipped_frames += n
+        self._provisional = {i: f for i, f in self._provisional.items() if i >= self._next}

@@ -7,9 +7,12 @@ OSC address space (UDP, default 127.0.0.1:9001; docs/PROTOCOL.md):
     /medtalk/intensity <scale:f>                 0 = neutral .. 1 = as predicted .. 2
     /medtalk/mute <0|1>                          1 = ignore the input (idle face)
     /medtalk/status                              replies /medtalk/status/reply <json:s> to the sender
-A bad message (unknown emotion, wrong argument types or count, a string over 2 KB, a missing or
-non-image file, a flood beyond the rate limit, a datagram that is not OSC) is logged with its
-reason and changes nothing; the stream never stops for it.
+Every decoded message is acknowledged to its sender: `/medtalk/ack <address:s> <ok:i> <reason:s>`
+(the status query's reply is its acknowledgement). A bad message (unknown emotion, wrong argument
+types or count, a string over 2 KB, a missing or non-image file, a flood beyond the rate limit,
+a datagram that is not OSC) is logged with its reason (at most 5 lines a second) and changes
+nothing; the stream never stops for it. Datagrams are decoded by our own bounded decoder
+(`osc_wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
 
 Two steps, kept apart: `decode(address, args)` turns one message into a `GuidanceRequest` (or
 the status query) or raises MedtalkError, touching nothing but the named image file; the server
@@ -21,22 +24,28 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Any, Callable
 
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
+from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import MedtalkError
 
 from .guidance_state import (MAX_STRING_BYTES, GuidanceRequest, GuidanceState, emotion_request, image_request,
                              intensity_request, mute_request, text_request)
+from .osc_wire import ACK, STATUS, STATUS_REPLY, Message, OscDecodeError, decode_datagram
 
 logger = logging.getLogger(__name__)
 
-STATUS = "/medtalk/status"
-STATUS_REPLY = "/medtalk/status/reply"
+EMOTION, INTENSITY = "/medtalk/emotion", "/medtalk/intensity"
+LATEST_WINS = (INTENSITY, EMOTION)  # faders (intensity, emotion strength): only the newest value matters
+_LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
+_STATUS_PREFIX = STATUS.encode() + b"\0"
+_STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
+_POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
+_MAX_DATAGRAM = 65536
 
 
 class StatusQuery:
@@ -57,10 +66,10 @@ def _status(args: tuple, max_bytes: int) -> StatusQuery:
 
 # address -> (arguments, longest string) -> request; each checks the argument count first
 _DECODERS: dict[str, Callable[[tuple, int], GuidanceRequest | StatusQuery]] = {
-    "/medtalk/emotion": lambda a, n: emotion_request(*_args(a, 1, 2), max_bytes=n),
+    EMOTION: lambda a, n: emotion_request(*_args(a, 1, 2), max_bytes=n),
     "/medtalk/guidance/text": lambda a, n: text_request(*_args(a, 1, 1), max_bytes=n),
     "/medtalk/guidance/image": lambda a, n: image_request(*_args(a, 1, 1), max_bytes=n),
-    "/medtalk/intensity": lambda a, n: intensity_request(*_args(a, 1, 1)),
+    INTENSITY: lambda a, n: intensity_request(*_args(a, 1, 1)),
     "/medtalk/mute": lambda a, n: mute_request(*_args(a, 1, 1)),
     STATUS: _status,
 }
@@ -79,28 +88,27 @@ class _TokenBucket:
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = float(rate), float(burst)
         self._tokens, self._t = float(burst), time.monotonic()
-        self._lock = threading.Lock()
 
     def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate)
-            self._t = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate)
+        self._t = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
 
 
 class _QuietLog:
     """At most `per_s` warnings a second; the rest are counted and summarised (a flood of bad
-    messages must not become a flood of log lines)."""
+    messages must not become a flood of log lines). Every line is bounded: callers pass short,
+    truncated arguments (`_short`, address[:100])."""
 
     def __init__(self, per_s: int = 5) -> None:
         self.per_s = per_s
         self._window, self._count, self._suppressed = 0, 0, 0
 
-    def warn(self, msg: str, *args: Any) -> None:
+    def warn(self, msg: str, *args: Any, exc_info: bool = False) -> None:
         second = int(time.monotonic())
         if second != self._window:
             if self._suppressed:
@@ -108,43 +116,20 @@ class _QuietLog:
             self._window, self._count, self._suppressed = second, 0, 0
         self._count += 1
         if self._count <= self.per_s:
-            logger.warning(msg, *args)
+            logger.warning(msg, *args, exc_info=exc_info)
         else:
             self._suppressed += 1
 
 
-class _Server(BlockingOSCUDPServer):
-    """One thread serves datagrams in turn (a threading server would start a thread per
-    datagram, which a flood turns into thousands). Rate limit and sanity check come first."""
-
-    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, owner: "ControlServer") -> None:
-        self.owner = owner
-        super().__init__(address, dispatcher)
-
-    def verify_request(self, request: Any, client_address: tuple[str, int]) -> bool:
-        owner = self.owner
-        if not owner.bucket.take():
-            owner.dropped += 1
-            owner.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)",
-                           client_address[0], client_address[1], owner.bucket.rate)
-            return False
-        if not super().verify_request(request, client_address):
-            owner.rejected += 1
-            owner.log.warn("control: datagram from %s:%d is not OSC, ignored", *client_address[:2])
-            return False
-        return True
-
-    def finish_request(self, request: Any, client_address: tuple[str, int]) -> None:
-        try:
-            super().finish_request(request, client_address)
-        except (ValueError, IndexError, TypeError) as exc:  # python-osc's parser on malformed data
-            self.owner.rejected += 1
-            self.owner.log.warn("control: malformed OSC from %s:%d ignored (%s)", client_address[0],
-                                client_address[1], type(exc).__name__)
-
-
 class ControlServer:
-    """The OSC control server on its own thread. `address` is the bound (host, port)."""
+    """The OSC control server on its own thread. `address` is the bound (host, port).
+
+    One thread reads datagrams in turn from one socket (a thread per datagram is what a flood
+    turns into thousands). Each message, bundle elements included, costs one token of the rate
+    limit; a datagram over the limit is dropped unparsed, except the continuous controls
+    (`LATEST_WINS`), whose newest value is kept per address and applied as soon as a token is
+    free, so the final position of a fader moved faster than the limit always lands. Every
+    decoded message is acknowledged to its sender (`/medtalk/ack`, or the status reply)."""
 
     def __init__(self, state: GuidanceState, host: str = "127.0.0.1", port: int = 9001,
                  max_messages_per_s: float = 50.0, burst: int = 100,
@@ -152,66 +137,152 @@ class ControlServer:
         self.state = state
         self.host, self.port = host, int(port)
         self.bucket = _TokenBucket(max_messages_per_s, burst)
+        self.status_bucket = _TokenBucket(_STATUS_PER_S, int(_STATUS_PER_S))
         self.log = _QuietLog()
         self._status = status or (lambda: {})
-        self._server: _Server | None = None
+        self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._latest: dict[str, tuple[Message, tuple[str, int]]] = {}  # LATEST_WINS address -> newest held back
         self.accepted = 0
         self.rejected = 0
         self.dropped = 0
-
-    def _dispatcher(self) -> Dispatcher:
-        d = Dispatcher()
-        for address in ADDRESSES:
-            d.map(address, self._handle)
-        d.set_default_handler(self._unknown)
-        return d
-
-    def _handle(self, address: str, *args: Any) -> tuple[str, str] | None:
-        """Decode, then dispatch: post a guidance request, or answer the status query."""
-        try:
-            request = decode(address, args, self.state.max_string_bytes)
-            reply = self._status_reply() if isinstance(request, StatusQuery) else self.state.post(request)
-        except MedtalkError as exc:
-            self.rejected += 1
-            self.log.warn("control: %s %s rejected: %s", address, _short(args), exc)
-            return None
-        except Exception:  # a bug must not stop the control server or the stream
-            self.rejected += 1
-            logger.exception("control: %s failed", address)
-            return None
-        self.accepted += 1
-        return reply
-
-    def _status_reply(self) -> tuple[str, str]:
-        info = dict(self._status())
-        info.update(self.state.snapshot().as_dict())
-        return (STATUS_REPLY, json.dumps(info, sort_keys=True))
-
-    def _unknown(self, address: str, *args: Any) -> None:
-        self.rejected += 1
-        self.log.warn("control: unknown address %s, ignored", address[:100])
+        self.coalesced = 0  # held-back fader values replaced by a newer one before they could apply
 
     def start(self) -> "ControlServer":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self._server = _Server((self.host, self.port), self._dispatcher(), self)
+            sock.bind((self.host, self.port))
         except OSError as exc:
+            sock.close()
             raise MedtalkError(f"cannot listen for control on {self.host}:{self.port}: {exc}") from None
-        self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="medtalk-control", daemon=True)
+        sock.settimeout(_POLL_S)
+        self._sock = sock
+        self.host, self.port = sock.getsockname()[:2]
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name="medtalk-control", daemon=True)
         self._thread.start()
         logger.info("control: OSC on %s:%d", self.host, self.port)
         return self
 
     def close(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    # --- the server thread ---
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, sender = self._sock.recvfrom(_MAX_DATAGRAM)
+            except socket.timeout:
+                data = None
+            except OSError as exc:  # e.g. an ICMP error for an earlier reply; the socket is fine
+                logger.debug("control: recvfrom: %s", exc)
+                continue
+            if data is not None:
+                self._datagram(data, sender[:2])
+            self._release_latest()
+
+    def _datagram(self, data: bytes, sender: tuple[str, int]) -> None:
+        if not self.bucket.take():
+            self._over_limit(data, sender)
+            return
+        try:
+            messages = decode_datagram(data)
+        except OscDecodeError as exc:
+            self.rejected += 1
+            self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
+            return
+        for n, message in enumerate(messages):
+            if n and not self.bucket.take():  # the datagram's own token paid for the first message
+                self._hold_back(message, sender)
+                continue
+            self._latest.pop(message.address, None)  # a newer value went through: the held one is stale
+            self._handle(message, sender)
+
+    def _over_limit(self, data: bytes, sender: tuple[str, int]) -> None:
+        if data.startswith(_STATUS_PREFIX) and self.status_bucket.take():
+            # Status queries have a small budget of their own: a flood of other traffic must not
+            # blind the operator who asks what is going on.
+            try:
+                messages = decode_datagram(data)
+            except OscDecodeError:
+                messages = []
+            if len(messages) == 1:
+                self._handle(messages[0], sender)
+                return
+        if data.startswith(_LATEST_WINS_PREFIXES):  # cheap test first: a flood is dropped unparsed
+            try:
+                messages = decode_datagram(data)
+            except OscDecodeError:
+                messages = []
+            for message in messages:
+                self._hold_back(message, sender)
+            if messages:
+                return
+        self.dropped += 1
+        self.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)", sender[0], sender[1],
+                      self.bucket.rate)
+
+    def _hold_back(self, message: Message, sender: tuple[str, int]) -> None:
+        if message.address in LATEST_WINS:
+            self.coalesced += message.address in self._latest
+            self._latest[message.address] = (message, sender)
+            return
+        self.dropped += 1
+        self.log.warn("control: flood from %s:%d, %s dropped (limit %.0f/s)", sender[0], sender[1],
+                      message.address[:100], self.bucket.rate)
+
+    def _release_latest(self) -> None:
+        while self._latest and self.bucket.take():
+            address = next(iter(self._latest))
+            message, sender = self._latest.pop(address)
+            self._handle(message, sender)
+
+    def _handle(self, message: Message, sender: tuple[str, int]) -> None:
+        """Decode, then dispatch: post a guidance request, or answer the status query; acknowledge."""
+        address, args = message.address, message.args
+        try:
+            request = decode(address, args, self.state.max_string_bytes)
+            if isinstance(request, StatusQuery):
+                reply = self._status_reply()
+            else:
+                self.state.post(request)
+                reply = (ACK, [address, 1, ""])
+        except MedtalkError as exc:
+            self.rejected += 1
+            self.log.warn("control: %s %s rejected: %s", address[:100], _short(args), _clip(str(exc)))
+            reply = (ACK, [address, 0, _clip(str(exc))])
+        except Exception:  # a bug must not stop the control server or the stream
+            self.rejected += 1
+            self.log.warn("control: %s failed", address[:100], exc_info=True)
+            reply = (ACK, [address, 0, "internal error (see the daemon's log)"])
+        else:
+            self.accepted += 1
+        self._reply(sender, *reply)
+
+    def _reply(self, sender: tuple[str, int], address: str, args: list[Any]) -> None:
+        builder = OscMessageBuilder(address)
+        for arg in args:
+            builder.add_arg(arg)
+        try:
+            self._sock.sendto(builder.build().dgram, sender)
+        except OSError as exc:  # the sender has gone; its ack is lost, nothing else
+            logger.debug("control: reply to %s:%d failed: %s", sender[0], sender[1], exc)
+
+    def _status_reply(self) -> tuple[str, list[Any]]:
+        info = dict(self._status())
+        info.update(self.state.snapshot().as_dict())
+        return (STATUS_REPLY, [json.dumps(info, sort_keys=True)])
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _short(args: tuple) -> str:

@@ -11,6 +11,7 @@ their own and talk to the loop only through queues and the GuidanceState.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,11 +28,13 @@ from .frames import RigFrame
 from .gapless import GaplessSource
 from .guidance_state import GuidanceState
 from .hotkeys import Hotkeys
+from medtalk_core.audio import zero_nonfinite
 from medtalk_core.inference_mode import rules
 
 from .monitor import AudioMonitor
 from .net_audio import NetworkSource
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
+from .stall import StallGuard
 from .status import StatusLine, StreamStats
 from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
 from .transports import Transport
@@ -109,6 +112,7 @@ class Daemon:
         self.hotkeys: Hotkeys | None = None
         self.worker: TranscribeWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
+        self.stall: StallGuard | None = None
         self.status: StatusLine | None = None
         self.monitor: AudioMonitor | None = None
         self._guidance_version = -1
@@ -155,6 +159,8 @@ class Daemon:
             spec = self.animator.checkpoint.backbones.transcriber
             self.segmenter = SpeechSegmenter()
             self.worker = TranscribeWorker(transcriber_factory(spec), process=True).start()
+        if self.realtime:  # a stall of any length is bridged by a counted gap, never a crash
+            self.stall = StallGuard(self.engine, self.segmenter)
         if c.enabled:
             self.control = ControlServer(self.state, c.host, c.port, c.max_messages_per_s, c.burst,
                                          status=lambda: self.stats.as_dict()).start()
@@ -251,19 +257,27 @@ class Daemon:
                 frames = self.clock.due(time.time())
                 self.stats.late_frames = self.clock.late_frames
                 self.stats.dropped_frames = self.clock.dropped_frames
+                self.stats.skipped_frames = self.clock.skipped_frames
             self._send(frames)
 
     def _feed(self, chunks: list[AudioChunk]) -> None:
+        if self.stall is not None:
+            chunks = self.stall.admit(chunks)
+            self.stats.gaps, self.stats.gap_s = self.stall.gaps, self.stall.lost_s
+            self.stats.longest_gap_s = self.stall.longest_s
         muted = self.state.snapshot().muted
         for chunk in chunks:
             if self.monitor is not None:
                 self.monitor.push(chunk)  # heard as it is: mute silences the face, not the monitor
-            samples = np.zeros_like(chunk.samples) if muted else chunk.samples
+            samples, bad = zero_nonfinite(chunk.samples)  # one NaN would poison every window it is in
+            self.stats.bad_samples += bad
+            samples = np.zeros_like(samples) if muted else samples
             if self.segmenter is not None:
                 for segment in self.segmenter.feed(samples):
                     self.worker.submit(segment)
             self.engine.insert_audio(samples, chunk.capture_time)
-        self.stats.input_level_db = self.source.level_db
+        level = self.source.level_db  # NaN when the chunk held NaN samples
+        self.stats.input_level_db = level if math.isfinite(level) else -120.0
         self.stats.input_lost = isinstance(self.source, GaplessSource) and self.source.input_lost
         self.stats.overflows = self.source.overflows
 

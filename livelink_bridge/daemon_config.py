@@ -208,6 +208,11 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("clock.playout_delay_ms must be > 0")
     if not 0.0 <= cfg.control.intensity <= 2.0:
         raise ConfigError("control.intensity must be within 0..2")
+    t = cfg.transports
+    for key, port in (("control.port", cfg.control.port), ("transports.osc.port", t.osc.port),
+                      ("transports.livelink_face.port", t.livelink_face.port)):
+        if not 0 <= port <= 65535:  # 0 = any free port
+            raise ConfigError(f"{key} must be a UDP port, 0..65535, got {port}")
     return cfg
 
 

@@ -87,6 +87,7 @@ class StreamingEngine:
         self._anchor_starts: list[int] = []  # first sample of each chunk still in use...
         self._anchor_times: list[float] = []  # ...and its capture time
         self.runs = 0  # model runs since reset (for stats and tests)
+        self.skipped_frames = 0  # frames never emitted because their audio was lost (skip)
         self._g_from: torch.Tensor | None = None
         self._g_start: int | None = None  # frame at which the running guidance transition began
         self._transcripts: list[_Transcript] = []
@@ -101,9 +102,7 @@ class StreamingEngine:
         n = chunk.shape[0]
         if n == 0:
             return
-        oldest_needed = min(frame_samples(max(0, self._last_run + self.hop - self.window)),
-                            frame_samples(self._emitted))
-        if self._total + n - oldest_needed > self._ring.shape[0]:
+        if n > self._ring_room():
             raise ValueError(
                 f"chunk of {n} samples would overwrite audio not yet processed; call process() "
                 f"between chunks (ring buffer holds {self._ring.shape[0]} samples)")
@@ -128,6 +127,38 @@ class StreamingEngine:
                              available - target)
                 target = available
             frames.extend(self._run(target, final=False))
+
+    def room(self) -> int:
+        """Samples that may be inserted before the next process(): more would overwrite audio
+        not yet processed, or (catching up) leave frames older than the newest window that no
+        run would cover. A live caller with more audio than this drops the oldest (`skip`)."""
+        if not self.catch_up:
+            return self._ring_room()
+        return max(0, min(self._ring_room(), frame_samples(self._emitted + self.window) - self._total))
+
+    def skip(self, n: int) -> None:
+        """`n` samples of the stream are lost (the loop stalled and their audio was dropped, or the
+        input's clock jumped): the timeline moves on by `n`, so that frame indices keep following
+        capture time. The gap reads as silence; frames not yet emitted before its end are never
+        emitted (counted in `skipped_frames`), and the stream resumes at the first frame after it."""
+        if n <= 0:
+            return
+        cap = self._ring.shape[0]
+        start, k = self._total % cap, min(n, cap)
+        first = min(k, cap - start)
+        self._ring[start:start + first] = 0.0
+        self._ring[:k - first] = 0.0
+        self._total += n
+        resume = num_frames(self._total)
+        self.skipped_frames += max(0, resume - self._emitted)
+        self._emitted = max(self._emitted, resume)
+        self._last_run = max(self._last_run, resume)
+        self._prev = None  # its predictions end before the gap: nothing to crossfade or stand in
+
+    @property
+    def end_time(self) -> float | None:
+        """Capture time just after the newest sample (None before any audio)."""
+        return self._capture_time(self._total) if self._anchor_starts else None
 
     def finish(self) -> list[RigFrame]:
         """End of stream: animate and emit every remaining frame (no lookahead left to wait for)."""
@@ -209,6 +240,11 @@ class StreamingEngine:
             idx = (np.arange(start, start + have) % cap)
             out[:have] = self._ring[idx]
         return out
+
+    def _ring_room(self) -> int:
+        oldest_needed = min(frame_samples(max(0, self._last_run + self.hop - self.window)),
+                            frame_samples(self._emitted))
+        return self._ring.shape[0] - (self._total - oldest_needed)
 
     def _capture_time(self, sample: int) -> float:
         """Capture time of `sample`: its chunk's time plus the offset inside the chunk."""

@@ -28,6 +28,11 @@ class StreamStats:
         self.input_level_db = -120.0
         self.input_lost = False  # a live input delivers nothing (silence filled in), unlike a quiet one
         self.model_runs = 0
+        self.bad_samples = 0  # NaN or infinite input samples, zeroed
+        self.gaps = 0  # stalls bridged by skipping audio (livelink_bridge.stall)
+        self.gap_s = 0.0  # audio seconds skipped in all
+        self.longest_gap_s = 0.0
+        self.skipped_frames = 0  # output indices never sent (stale after a stall, or skipped audio)
         self.source = ""
         self._latency: deque[float] = deque(maxlen=history)  # seconds, capture -> send
         self._sent_at: deque[float] = deque(maxlen=240)  # wall times of recent sends
@@ -59,7 +64,9 @@ class StreamStats:
                 "fps": round(self.fps(now), 1), "frames_sent": self.frames_sent,
                 "packets_sent": self.packets_sent, "late_frames": self.late_frames,
                 "dropped_frames": self.dropped_frames, "overflows": self.overflows,
-                "model_runs": self.model_runs,
+                "model_runs": self.model_runs, "bad_samples": self.bad_samples, "gaps": self.gaps,
+                "gap_s": round(self.gap_s, 3), "longest_gap_s": round(self.longest_gap_s, 3),
+                "skipped_frames": self.skipped_frames,
                 "latency_ms_p50": None if p50 is None else round(p50, 1),
                 "latency_ms_p95": None if p95 is None else round(p95, 1)}
 
@@ -78,7 +85,8 @@ def format_status(stats: StreamStats, guidance: dict[str, Any], now: float) -> s
     return (f"{level:<22} | "
             f"{guidance.get('guidance', '?')} x{guidance.get('intensity', 1.0):.1f}{mute} | "
             f"{d['fps']:4.1f} fps | latency p50/p95 {lat} | late {d['late_frames']} | "
-            f"sent {d['packets_sent']} | overflows {d['overflows']}")
+            f"sent {d['packets_sent']} | overflows {d['overflows']} | gaps {d['gaps']} | "
+            f"bad samples {d['bad_samples']}")
 
 
 class StatusLine:

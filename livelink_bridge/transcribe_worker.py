@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from medtalk_core.audio import SAMPLE_RATE, num_frames, rms
 logger = logging.getLogger(__name__)
 
 _BLOCK = SAMPLE_RATE // 100  # 10 ms energy blocks
+_PARENT_CHECK_S = 1.0  # how often an idle worker process checks that the daemon is still there
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,13 @@ class SpeechSegmenter:
         self._pos += n_blocks * _BLOCK
         return done
 
+    def skip(self, n: int) -> None:
+        """`n` samples of the stream are lost (a stall): the segment in progress is dropped,
+        and positions move on past the gap, in step with the engine's frames."""
+        self._pos += self._pending.shape[0] + n
+        self._pending = np.zeros(0, np.float32)
+        self._recent, self._blocks, self._voiced, self._silent_run = [], [], 0, 0
+
     def _step(self, block: np.ndarray, position: int, loud: bool) -> SpeechSegment | None:
         if not self._blocks:
             if not loud:
@@ -97,9 +106,15 @@ class SpeechSegmenter:
 def _serve(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
     """The worker's loop, in a child process or a thread: build the transcriber, then turn
     (start sample, audio) items into (start frame, end frame, text) until a None arrives."""
+    parent = os.getppid()
     transcriber = factory()
     while True:
-        item = inbox.get()
+        try:
+            item = inbox.get(timeout=_PARENT_CHECK_S)
+        except queue.Empty:
+            if os.getppid() != parent:  # the daemon died without a word (SIGKILL): do not linger
+                return
+            continue
         if item is None:
             return
         start, audio = item
@@ -170,7 +185,9 @@ class TranscribeWorker:
             logger.debug("transcript %r", item[2])
             out.append(SegmentText(*item))
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop the worker; one still inside the recogniser after `timeout` is terminated (SIGTERM
+        must end the daemon and its children within 2 s)."""
         if self._runner is None:
             return
         while True:  # make room for the stop sign: pending segments are no longer wanted

@@ -170,6 +170,11 @@ class OutputSet:
             writer.block(handle, out, self.count, self.fps)
         self.count += out.shape[0]
 
+    def flush(self) -> None:
+        """Hand what was pushed to the OS (a live recording flushes every second)."""
+        for _, handle in self._open:
+            handle.flush()
+
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             for writer, handle in self._open:

@@ -16,7 +16,10 @@ from .errors import AudioLoadError, ConfigError
 
 SAMPLE_RATE = 16000  # every audio model reads mono 16 kHz
 FPS = 60  # rig frames per second
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # the audio files bake, preview and the datasets look for
+# The audio files bake, preview and the datasets look for, and the libsndfile containers each
+# suffix may hold: mp3 data named .wav is reported as such, not as a short or corrupt WAV.
+SUFFIX_FORMATS = {".wav": ("WAV", "WAVEX", "RF64", "W64"), ".flac": ("FLAC",), ".ogg": ("OGG",)}
+AUDIO_SUFFIXES = tuple(SUFFIX_FORMATS)
 
 
 def exact_div(a: int, b: int) -> int:
@@ -50,6 +53,13 @@ def rms(samples: np.ndarray) -> float:
     """Root mean square of a block (0.0 for an empty one), full scale 1.0, summed in float64."""
     samples = np.asarray(samples)
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+
+
+def zero_nonfinite(samples: np.ndarray) -> tuple[np.ndarray, int]:
+    """NaN and infinite samples set to 0 -> (samples, how many there were); the input is kept."""
+    bad = ~np.isfinite(samples)
+    count = int(np.count_nonzero(bad))
+    return (np.where(bad, np.float32(0), samples).astype(samples.dtype, copy=False), count) if count else (samples, 0)
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -130,6 +140,10 @@ def audio_header(path: str | Path) -> tuple[int, int]:
 
     with _libsndfile(Path(path)):
         info = sf.info(str(path))
+    expected = SUFFIX_FORMATS.get(Path(path).suffix.lower())
+    if expected and info.format not in expected:
+        raise AudioLoadError(f"{path} is not a {expected[0]} file: its data is {info.format_info or info.format}; "
+                             f"convert it or name it for what it is")
     return int(info.samplerate), int(info.frames)
 
 
@@ -148,6 +162,7 @@ def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE, resampler: str 
 
     Raises AudioLoadError naming the file when it is missing, unreadable, empty or silent-length.
     """
+    audio_header(path)  # the container matches the suffix
     data, rate = read_native(path)
     if data.shape[0] == 0:
         raise AudioLoadError(f"audio file {path} holds no samples")

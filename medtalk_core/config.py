@@ -6,6 +6,7 @@ A typo in a config must never be silently ignored, so every key has to name a fi
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -51,31 +52,65 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return value
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)
-    if origin in (tuple, list) and isinstance(value, (list, tuple)):
-        item = args[0] if args else Any
-        items = [_coerce(item, v, where) for v in value] if item is not Any and item is not Ellipsis else list(value)
-        return tuple(items) if origin is tuple else items
+    if origin in (tuple, list):
+        return _sequence(origin, args, value, where)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
-        raise ConfigError(f"config key {where} must be {hint.__name__}, got {value!r}")
+    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise ConfigError(f"config key {where} must be {hint.__name__}, got {_short(value)}")
+    if hint is float and not math.isfinite(value):  # a NaN compares false to every range check after it
+        raise ConfigError(f"config key {where} must be a finite number, got {value!r}")
     return value
 
 
+def _sequence(origin: Any, args: tuple, value: Any, where: str) -> Any:
+    """A YAML list for a tuple[...] / list[...] field; fixed-length tuples must match their length."""
+    fixed = origin is tuple and args and Ellipsis not in args
+    if not isinstance(value, (list, tuple)) or (fixed and len(value) != len(args)):
+        want = f"a list of {len(args)} values" if fixed else "a list"
+        raise ConfigError(f"config key {where} must be {want}, got {_short(value)}")
+    if fixed:
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value))
+    item = args[0] if args else Any
+    items = [_coerce(item, v, where) for v in value] if item is not Any else list(value)
+    return tuple(items) if origin is tuple else items
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with one clear error for a missing or malformed file."""
+    """Read a YAML mapping, with one clear error for a missing, unreadable or malformed file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str | Path) -> dict[str, Any]:
+    """YAML text read from `path` -> its mapping ({} when empty); ConfigError naming the file."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping at top level")
     return data
+
+
+def _first_line(exc: Exception) -> str:
+    """YAML errors span several lines with a caret drawing; the CLI prints one line."""
+    return " ".join(str(exc).split())[:300]
 
 
 def load_config(cls: type[T], path: str | Path) -> T:

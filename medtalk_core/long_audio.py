@@ -106,6 +106,10 @@ class AudioFileReader:
         out = audio[start - offset: stop - offset]
         if out.shape[0] != stop - start:
             raise AudioLoadError(f"audio file {self.path} is shorter than its header says")
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        if bad:  # before the peak, which NaN would leave at 0 ("silent")
+            raise AudioLoadError(f"audio file {self.path} holds NaN or infinite samples "
+                                 f"({bad} between {start / SAMPLE_RATE:.2f} s and {stop / SAMPLE_RATE:.2f} s)")
         if out.size:
             self.peak = max(self.peak, float(np.abs(out).max()))
         return out

@@ -254,13 +254,15 @@ def test_manifest_overrides_sidecar_and_flags_conflict(tmp_path: Path, clips: Pa
 
 
 def test_inputs_are_found_recursively_and_collisions_rejected(clips: Path, tmp_path: Path) -> None:
-    found = find_inputs([clips])
-    assert sorted(str(stem) for _, stem in found) == ["a", "act1/b", "act1/c", "corrupt", "silent"]
+    found, clashes = find_inputs([clips])
+    assert sorted(str(stem) for _, stem in found) == ["a", "act1/b", "act1/c", "corrupt", "silent"] and not clashes
     other = tmp_path / "x"
     other.mkdir()
     sf.write(other / "a.wav", speechlike(0.5), 16000)
-    with pytest.raises(MedtalkError, match="both be baked"):
-        find_inputs([clips / "a.wav", other / "a.wav"])
+    found, clashes = find_inputs([clips / "a.wav", other / "a.wav", clips / "silent.wav"])
+    assert [stem for _, stem in found] == [Path("silent")]  # the two that clash fail alone
+    assert [p for p, _ in clashes] == [clips / "a.wav", other / "a.wav"]
+    assert all("both be baked" in reason for _, reason in clashes)
     with pytest.raises(MedtalkError, match="not found"):
         find_inputs([tmp_path / "missing.wav"])
 

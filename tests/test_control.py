@@ -242,7 +242,7 @@ def test_send_status_without_a_daemon_is_a_clear_error():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but silent: no reply ever comes
-        with pytest.raises(MedtalkError, match="no status reply"):
+        with pytest.raises(MedtalkError, match="no daemon answered"):
             send_cmd.request_status("127.0.0.1", port, timeout=0.3)
 
 

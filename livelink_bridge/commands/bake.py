@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -81,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
     if missing:  # before the model loads: a typo should not cost the start-up
         raise MedtalkError(f"input not found: {missing[0]}")
     animator = load_animator(model_choice(args))
-    report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,
-                  show_progress=not args.no_progress and sys.stdout.isatty())
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,
+                      show_progress=not args.no_progress and sys.stdout.isatty())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     print(f"baked {len(report.baked)}, skipped {len(report.skipped)} (already there; --force rewrites), "
           f"failed {len(report.failed)}; {report.audio_s:.1f} s of audio in {report.wall_s:.1f} s "
@@ -90,3 +95,8 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in report.failed:
         print(f"  FAILED {path}: {reason}")
     return 1 if report.failed else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a bake as Ctrl-C does: the files being written (`.part`) are removed."""
+    raise KeyboardInterrupt

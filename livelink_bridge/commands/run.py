@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from medtalk_core.curve_sets import CURVE_SETS
@@ -149,12 +152,31 @@ def run(args: argparse.Namespace) -> int:
     cfg = validate(apply_flags(load_daemon_config(args.config), args))
     daemon = Daemon(cfg)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:  # clean stop: recorder flushed, sockets closed
+        received.append(signum)
+        daemon.stop()
+
     for sig in previous:
-        signal.signal(sig, lambda *_: daemon.stop())  # clean stop: recorder flushed, sockets closed
+        signal.signal(sig, stop)
     try:
         daemon.start()
-        return daemon.run()
+        code = daemon.run()
     finally:
         daemon.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if signal.SIGTERM in received:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once after SIGTERM: everything is closed, flushed and joined (recorder,
+    sockets, the transcriber child), and the interpreter's own teardown of torch takes seconds
+    on a loaded machine, while SIGTERM must end the daemon and its children within 2 s."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

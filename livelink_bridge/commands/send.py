@@ -6,22 +6,24 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
+import time
 from pathlib import Path
 
-from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import MedtalkError
 
+from ..osc_wire import ACK, STATUS, STATUS_REPLY, Message, OscDecodeError, decode_datagram
+
 NAME = "send"
 HELP = "send a control message to a running `medtalk run` (emotion, text, image, intensity, mute, status)"
-
-STATUS_REPLY = "/medtalk/status/reply"  # = control.STATUS_REPLY; not imported: control pulls in torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", default="127.0.0.1:9001", metavar="HOST:PORT", help="the daemon's control address")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the status reply")
+    parser.add_argument("--timeout", type=float, default=2.0,
+                        help="seconds to wait for the daemon's acknowledgement (or status reply); none: exit 1")
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     p = sub.add_parser("emotion", help="switch emotion: LABEL [STRENGTH]")
     p.add_argument("label", help="angry, disgust, fear, happy, neutral, sad, surprised or 0-6")
@@ -58,38 +60,68 @@ def build(args: argparse.Namespace) -> bytes:
         b = OscMessageBuilder("/medtalk/mute")
         b.add_arg(int(args.flag), OscMessageBuilder.ARG_TYPE_INT)
     else:
-        b = OscMessageBuilder("/medtalk/status")
+        b = OscMessageBuilder(STATUS)
     return b.build().dgram
+
+
+def exchange(host: str, port: int, datagram: bytes, timeout: float) -> Message:
+    """Send one message and wait for the daemon's answer to it (an ack or the status reply).
+
+    No answer within `timeout` is a failure: UDP says nothing when nobody listens, so "sent"
+    means nothing until the daemon has acknowledged it."""
+    (request,) = decode_datagram(datagram)
+    want = STATUS_REPLY if request.address == STATUS else ACK
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(datagram, (host, port))
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                data, _ = sock.recvfrom(65536)
+                try:
+                    (reply,) = decode_datagram(data)
+                except (OscDecodeError, ValueError):
+                    continue  # not an answer we understand: keep waiting
+                if reply.address == want and (want == STATUS_REPLY or reply.args[:1] == (request.address,)):
+                    return reply
+        except (socket.timeout, ConnectionRefusedError):  # refused: the kernel saw no socket on the port
+            pass
+        except OSError as exc:
+            raise MedtalkError(f"cannot send to {host}:{port}: {exc}") from None
+    raise NoAnswer(f"no daemon answered at {host}:{port} within {timeout:g} s "
+                   "(is `medtalk run` running with its control server on?)")
+
+
+class NoAnswer(MedtalkError):
+    """Nothing acknowledged the message: exit status 1, not a user mistake's 2."""
 
 
 def request_status(host: str, port: int, timeout: float) -> dict:
     """Send /medtalk/status and wait for the reply (the daemon answers the sender's address)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(OscMessageBuilder("/medtalk/status").build().dgram, (host, port))
-        try:
-            while True:
-                data, _ = sock.recvfrom(65536)
-                msg = OscMessage(data)
-                if msg.address == STATUS_REPLY and msg.params:
-                    return json.loads(msg.params[0])
-        except socket.timeout:
-            raise MedtalkError(f"no status reply from {host}:{port} within {timeout:g} s "
-                               "(is `medtalk run` running with its control server on?)") from None
-        except ConnectionRefusedError:
-            raise MedtalkError(f"nothing listens on {host}:{port} (is `medtalk run` running?)") from None
+    reply = exchange(host, port, OscMessageBuilder(STATUS).build().dgram, timeout)
+    if len(reply.args) != 1 or not isinstance(reply.args[0], str):
+        raise MedtalkError(f"the status reply from {host}:{port} is malformed")
+    return json.loads(reply.args[0])
 
 
 def run(args: argparse.Namespace) -> int:
     from .run import parse_address
 
     host, port = parse_address(args.to, "--to")
-    if args.what == "status":
-        state = request_status(host, port, args.timeout)
-        for key in sorted(state):
-            print(f"{key}: {state[key]}")
-        return 0
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(build(args), (host, port))
-    print(f"sent {args.what} to {host}:{port}")
+    if not args.timeout > 0:
+        raise MedtalkError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    try:
+        if args.what == "status":
+            state = request_status(host, port, args.timeout)
+            for key in sorted(state):
+                print(f"{key}: {state[key]}")
+            return 0
+        ack = exchange(host, port, build(args), args.timeout)
+    except NoAnswer as exc:
+        print(f"medtalk send: {exc}", file=sys.stderr)
+        return 1
+    ok, reason = (tuple(ack.args[1:3]) + (0, ""))[:2]
+    if ok != 1:
+        raise MedtalkError(f"the daemon at {host}:{port} rejected {args.what}: {reason}")
+    print(f"{args.what} accepted by {host}:{port}")
     return 0

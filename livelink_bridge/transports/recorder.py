@@ -1,8 +1,14 @@
-"""Record every sent frame: a CSV with a header (time, frame, the 174 board curve names) and the release's
-comma-separated txt (T x 174, no header, what the MEDTalk/EmoFace tools read).
+"""Record the sent stream as a take: `<stem>.csv` and `<stem>.txt`, in the very format a bake
+writes, through the same writer (`writers.OutputSet`), so that everything that reads a baked
+take (`medtalk preview`, `writers.read_rig_file`, the Unreal import) reads a recording.
 
-Rows are written as frames arrive and flushed every second and on close (SIGINT/SIGTERM close
-the daemon cleanly), so a stopped stream loses nothing it sent.
+- csv: header `time,<174 board curve names>`, time = frame / 60 from the first frame sent;
+  txt: the release's comma-separated T x 174 values (what the MEDTalk/EmoFace tools read).
+- Frames are written a second at a time; each file is a hidden `.part` file until `close()`
+  (SIGINT/SIGTERM close the daemon cleanly) renames it into place, so a take under its real
+  name is always complete.
+- Output indices skipped after a stall (`FrameClock`) are filled with the last pose, as a
+  receiver would have shown it, so the take's time axis stays the stream's.
 """
 
 from __future__ import annotations
@@ -10,31 +16,31 @@ from __future__ import annotations
 import datetime
 import logging
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
-from medtalk_core.curve_sets import board_curve_names
 
 from ..frames import RigFrame
+from ..writers import OutputSet
 
 logger = logging.getLogger(__name__)
 
-_FLUSH_EVERY = FPS  # frames between flushes: at most one second in the OS buffers
+_FLUSH_EVERY = FPS  # frames buffered before they are written: at most one second
 
 
 class RecorderTransport:
-    """Writes `<directory>/<stem>.csv` and `<stem>.txt`. No I/O until the first frame."""
+    """Writes `<directory>/<stem>.csv` and `<stem>.txt`; files are created by `open()`."""
 
     def __init__(self, directory: str | Path, stem: str | None = None) -> None:
         self.directory = Path(directory)
         self.stem = stem or datetime.datetime.now().strftime("medtalk_%Y%m%d_%H%M%S")
-        self._csv: TextIO | None = None
-        self._txt: TextIO | None = None
-        self._t0: float | None = None
-        self.frames_sent = 0
+        self._out: OutputSet | None = None
+        self._rows: list[np.ndarray] = []  # (174,) values not yet written
+        self._last: RigFrame | None = None
+        self.frames_sent = 0  # frames received from the stream
+        self.frames_held = 0  # rows that repeat the last pose over skipped indices
 
     @property
     def csv_path(self) -> Path:
@@ -45,7 +51,7 @@ class RecorderTransport:
         return self.directory / f"{self.stem}.txt"
 
     def open(self) -> "RecorderTransport":
-        if self._csv is None:
+        if self._out is None:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 # Never overwrite an earlier recording: add a counter to a taken stem.
@@ -53,35 +59,46 @@ class RecorderTransport:
                 while self.csv_path.exists() or self.txt_path.exists():
                     n += 1
                     self.stem = f"{base}_{n}"
-                self._csv = self.csv_path.open("w", encoding="utf-8", newline="")
-                self._txt = self.txt_path.open("w", encoding="utf-8", newline="")
+                out = OutputSet({"csv": self.csv_path, "txt": self.txt_path}, FPS, "board")
+                self._out = out.__enter__()
             except OSError as exc:
                 raise ConfigError(f"cannot record into {self.directory}: {exc}") from None
-            self._csv.write(",".join(("time", "frame") + board_curve_names()) + "\n")
             logger.info("recording to %s (.csv, .txt)", self.directory / self.stem)
         return self
 
     def send_frame(self, frame: RigFrame) -> None:
-        if self._csv is None:
+        if self._out is None:
             self.open()
-        if self._t0 is None:
-            self._t0 = frame.capture_time
-        row = ",".join(f"{v:.6f}" for v in np.asarray(frame.values, dtype=np.float32).tolist())
-        self._csv.write(f"{frame.capture_time - self._t0:.6f},{frame.index},{row}\n")
-        self._txt.write(row + "\n")
+        values = np.asarray(frame.values, dtype=np.float32)
+        if self._last is not None and frame.index > self._last.index + 1:
+            held = frame.index - self._last.index - 1
+            self._rows.extend([self._rows[-1] if self._rows else self._last.values] * held)
+            self.frames_held += held
+        self._rows.append(values)
+        self._last = RigFrame(frame.index, frame.capture_time, values)
         self.frames_sent += 1
-        if self.frames_sent % _FLUSH_EVERY == 0:
-            self._csv.flush()
-            self._txt.flush()
+        if len(self._rows) >= _FLUSH_EVERY:
+            self._write()
+
+    def _write(self) -> None:
+        if self._rows:
+            self._out.push(np.stack(self._rows))  # (n, 174)
+            self._out.flush()
+            self._rows = []
 
     def close(self) -> None:
-        for f in (self._csv, self._txt):
-            if f is not None:
-                f.flush()
-                f.close()
-        if self._csv is not None:
-            logger.info("recorded %d frames to %s", self.frames_sent, self.csv_path)
-        self._csv = self._txt = None
+        out = self._out
+        if out is None:
+            return
+        try:
+            self._write()
+        except BaseException as exc:
+            self._out = None
+            out.__exit__(type(exc), exc, exc.__traceback__)  # the .part files are removed
+            raise
+        self._out = None
+        out.__exit__(None, None, None)  # renamed into place
+        logger.info("recorded %d frames to %s", self.frames_sent + self.frames_held, self.csv_path)
 
     def __enter__(self) -> "RecorderTransport":
         return self
