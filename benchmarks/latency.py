@@ -1,6 +1,8 @@
 """Live latency of `medtalk run`: stream a file in real time (looping) through the model for a
 while and report capture-to-send latency (p50/p95/p99), achieved fps, late frames, model time
-per hop and CPU use, and the end-to-end capture-to-receive latency at a UDP receiver.
+per hop and CPU use, the end-to-end capture-to-receive latency at a UDP receiver, and when each
+frame became final (capture-to-final: its maximum is the lowest playout delay the run would have
+held with 0 late frames).
 Target on a 2-core machine (docs/LIVE.md): default p95 <= 70 ms, low-latency profile p95 <= 50
 ms, both with 0 late frames.
 
@@ -70,6 +72,30 @@ def frame_latencies(rx: RawCollector) -> list[float]:
     return out
 
 
+class ReadyProbe:
+    """Wraps the clock's push: when each final frame reached the clock, after its capture. A frame
+    is late exactly when this exceeds the playout delay, so its maximum over a run is the lowest
+    delay that run would have held with 0 late frames (the sender's own jitter aside)."""
+
+    def __init__(self, clock) -> None:
+        self.ready: list[float] = []  # capture -> final, per frame
+        self.stamps: list[float] = []  # when each frame became final (wall clock)
+        self._push = clock.push
+        clock.push = self.push
+
+    def push(self, frames: list[RigFrame]) -> None:
+        now = time.time()
+        for frame in frames:
+            self.ready.append(now - frame.capture_time)
+            self.stamps.append(now)
+        self._push(frames)
+
+    def bursts(self, delay_s: float) -> int:
+        """Separate episodes (over 0.5 s apart) of frames that became final after the delay."""
+        late = [t for t, r in zip(self.stamps, self.ready) if r > delay_s]
+        return sum(1 for a, b in zip([-1e9] + late, late) if b - a > 0.5)
+
+
 class TimedAnimator:
     """Wraps an Animator and times each animate() call (one per hop). `transcript`, when set,
     stands in for the words of every hop (the text encoder then runs on every hop: the worst case)."""
@@ -132,6 +158,7 @@ def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
     probe = LatencyProbe()
     daemon = Daemon(cfg, animator=animator, transports=build_transports(cfg) + [probe])
     with daemon:
+        ready = ReadyProbe(daemon.clock)
         animator.times.clear()
         usage0, wall0, load0 = _cpu(), time.time(), os.getloadavg()[0]
         timer = threading.Timer(duration, daemon.stop)
@@ -147,7 +174,7 @@ def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
     rx.close()
     return {"wall": wall, "sent": len(probe.latency), "late": late, "held": held, "dropped": dropped,
             "lat": probe.latency, "received": received, "times": list(animator.times), "cpu": usage1 - usage0,
-            "load": (load0, load1)}
+            "load": (load0, load1), "ready": ready.ready, "bursts": ready.bursts(cfg.clock.playout_delay_ms / 1000)}
 
 
 def main() -> None:
@@ -203,6 +230,10 @@ def main() -> None:
             ("late frames (not final at deadline)", f"{r['late']}"),
             ("  of which held (no stand-in)", f"{r['held']}"),
             ("final frames dropped (came late)", f"{r['dropped']}"),
+            ("  in separate episodes (>0.5 s apart)", f"{r['bursts']}"),
+            ("capture->final p50 (ms)", f"{pct(r['ready'], 50):.1f}"),
+            ("capture->final p99 / p99.9 (ms)", f"{pct(r['ready'], 99):.1f} / {pct(r['ready'], 99.9):.1f}"),
+            ("capture->final max (ms)", f"{1000 * max(r['ready']):.1f}"),
             ("capture->send p50 (ms)", f"{pct(r['lat'], 50):.1f}"),
             ("capture->send p95 (ms)", f"{pct(r['lat'], 95):.1f}"),
             ("capture->send p99 (ms)", f"{pct(r['lat'], 99):.1f}"),

@@ -5,7 +5,8 @@ On the test split (whole speakers held out of training) of pseudo-rig sets made 
 medtalk_core.articulation_metrics: lip closure on /p b m/, jaw opening on open vs close vowels
 (AUC), rounding on rounded vs spread segments (AUC). Faces:
   - each checkpoint offline (`Animator.animate`, neutral, audio-only intensity);
-  - each checkpoint as the live daemon streams it (the engine at its default lookahead, idle off);
+  - each checkpoint as the live daemon streams it (the engine of `--config`, by default the built-in
+    defaults, with idle motion off), e.g. `--config configs/low_latency.yaml` for that profile's cost;
   - an audio-energy baseline (jaw = scaled frame loudness, nothing else moves);
   - the articulation driven by the alignment itself (the rig the set holds: the upper reference).
 On the real EmoFace sample (Mandarin, angry): mean |error| of the mouth and jaw controllers
@@ -30,7 +31,7 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from livelink_bridge.daemon_config import EngineConfig, IdleConfig  # noqa: E402
+from livelink_bridge.daemon_config import EngineConfig, load_daemon_config  # noqa: E402
 from livelink_bridge.engine import StreamingEngine, stream_array  # noqa: E402
 from medtalk_core import rig  # noqa: E402
 from medtalk_core.articulation_metrics import ArticulationTally  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> None:
                     help="LABEL=FOLDER checkpoints to score")
     ap.add_argument("--clips", type=int, default=60, help="test clips per set")
     ap.add_argument("--no-live", action="store_true", help="score offline output only (faster)")
+    ap.add_argument("--config", type=Path, help="daemon YAML whose engine section streams (default: built-in)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     threadpool_limits(limits=1)
@@ -114,7 +116,10 @@ def main() -> None:
     speakers = sorted({speaker for speaker, *_ in clips})
     animators = {label: Animator.from_checkpoint(path, "cpu")
                  for label, path in (c.split("=", 1) for c in args.checkpoint)}
-    stream_cfg = dataclasses.replace(EngineConfig(), idle=dataclasses.replace(IdleConfig(), enabled=False))
+    engine = load_daemon_config(args.config).engine
+    stream_cfg = dataclasses.replace(engine, idle=dataclasses.replace(engine.idle, enabled=False))
+    print(f"streamed: window {engine.window_s} s, hop {engine.hop_ms} ms, lookahead {engine.lookahead_ms} ms"
+          f" ({args.config or 'built-in defaults'})")
     faces: dict[str, list] = {"alignment-driven articulation (upper reference)": [],
                               "audio-energy baseline": []}
     for label in animators:
