@@ -14,11 +14,9 @@ import logging
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 from .clock import FrameClock
 from .control import ControlServer
@@ -33,6 +31,7 @@ from medtalk_core.inference_mode import rules
 
 from .monitor import AudioMonitor
 from .net_audio import NetworkSource
+from .process_tuning import ProcessTuning
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .stall import StallGuard
 from .status import StatusLine, StreamStats
@@ -117,8 +116,7 @@ class Daemon:
         self.monitor: AudioMonitor | None = None
         self._guidance_version = -1
         self._send_errors = 0
-        self._threads_before: int | None = None
-        self._blas_limits: Any = None
+        self.tuning: ProcessTuning | None = None
 
     @property
     def realtime(self) -> bool:
@@ -129,15 +127,13 @@ class Daemon:
         cfg = self.cfg
         if self.source is None:  # first: a missing audio file fails before any model loads
             self.source = build_source(cfg)
-        self._threads_before = torch.get_num_threads()
-        torch.set_num_threads(cfg.model.threads)
-        # Idle OpenBLAS/OpenMP workers busy-wait after every call (the Savitzky-Golay fit of each
-        # hop is one): on a 2-core machine they burned a whole core and slowed the model.
-        self._blas_limits = threadpool_limits(limits=cfg.model.threads)
+        self.tuning = ProcessTuning(cfg.model.threads)
+        self.tuning.apply()
         if self.animator is None:
             self.animator = load_animator(cfg)
         # Once, at the engine's own window size, so the first real hop is not the slow one.
         self.animator.warmup(cfg.engine.window_s)
+        self.tuning.freeze_heap()
         c = cfg.control
         self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
         if isinstance(self.source, NetworkSource):  # its JSON control messages post to the same state as OSC
@@ -192,12 +188,9 @@ class Daemon:
         for t in self.transports or []:
             t.close()
         self.transports = []
-        if self._threads_before is not None:  # leave the process's thread settings as we found them
-            torch.set_num_threads(self._threads_before)
-            self._threads_before = None
-        if self._blas_limits is not None:
-            self._blas_limits.restore_original_limits()
-            self._blas_limits = None
+        if self.tuning is not None:  # leave the process's settings as we found them
+            self.tuning.restore()
+            self.tuning = None
         if self.stats.frames_sent:
             logger.info("stopped: %d frames sent, %d late, latency p50 %s ms, p95 %s ms",
                         self.stats.frames_sent, self.stats.late_frames,

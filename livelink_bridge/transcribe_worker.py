@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 _BLOCK = SAMPLE_RATE // 100  # 10 ms energy blocks
 _PARENT_CHECK_S = 1.0  # how often an idle worker process checks that the daemon is still there
+# A transcript is wanted seconds later, a frame within milliseconds: on a 2-core machine the
+# recogniser's bursts took CPU from the 60 fps loop, so its process yields to the daemon's.
+_PROCESS_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,12 @@ def _serve(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
         outbox.put((num_frames(start), num_frames(start + audio.shape[0]), text))
 
 
+def _serve_process(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
+    """`_serve` in the child process, at a lower CPU priority than the daemon."""
+    os.nice(_PROCESS_NICENESS)
+    _serve(factory, inbox, outbox)
+
+
 def transcriber_factory(spec: Any) -> Callable[[], Any]:
     """A picklable recipe that builds the transcriber of `spec` (a BackboneSpec) in a worker."""
     from medtalk_core.backbones import build_backbone
@@ -154,7 +163,7 @@ class TranscribeWorker:
         if self.process:
             ctx = multiprocessing.get_context("spawn")  # never fork a process that holds torch threads
             self._in, self._out = ctx.Queue(self.max_pending), ctx.Queue()
-            self._runner = ctx.Process(target=_serve, args=(self.factory, self._in, self._out),
+            self._runner = ctx.Process(target=_serve_process, args=(self.factory, self._in, self._out),
                                        name="medtalk-transcribe", daemon=True)
         else:
             self._in, self._out = queue.Queue(self.max_pending), queue.Queue()

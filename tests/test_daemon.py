@@ -6,6 +6,7 @@ the stream; `medtalk run` exits 0 at the end of a file and on SIGTERM."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.daemon import Daemon
@@ -24,7 +26,7 @@ from livelink_bridge.daemon_config import DaemonConfig, IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from livelink_bridge.sources import example_path
 from livelink_bridge.status import format_status
-from livelink_bridge.transcribe_worker import SpeechSegmenter, TranscribeWorker
+from livelink_bridge.transcribe_worker import SpeechSegment, SpeechSegmenter, TranscribeWorker
 from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.audio import SAMPLE_RATE, frame_samples, load_audio, num_frames, write_audio
 from medtalk_core.backbones.base import Transcript
@@ -96,6 +98,22 @@ def test_file_fast_sends_every_frame_to_every_transport(animator, clip, tmp_path
     assert len(csv) == total + 1 and len(txt) == total
     assert np.allclose(np.loadtxt(txt, delimiter=",", dtype=np.float32), values, atol=1e-5)
     assert daemon.stats.frames_sent == total and daemon.stats.packets_sent == 3 * total
+
+
+def test_daemon_tunes_the_process_while_it_runs_and_restores_it(animator, clip):
+    """One torch thread and a frozen heap while streaming (docs/LIVE.md, "Latency"); a library
+    caller's process is left as it was found."""
+    wav, _ = clip
+    threads, frozen = torch.get_num_threads(), gc.get_freeze_count()
+    osc = OscCollector()
+    try:
+        with Daemon(config(wav, osc.port, realtime=False), animator=animator) as daemon:
+            assert torch.get_num_threads() == 1
+            assert gc.get_freeze_count() > frozen  # the loaded model is out of every later collection
+            assert daemon.run() == 0
+    finally:
+        osc.close()
+    assert (torch.get_num_threads(), gc.get_freeze_count()) == (threads, frozen)
 
 
 def _run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
@@ -225,6 +243,30 @@ class EchoTranscriber:
     def transcribe(self, audio_16k):
         self.calls += 1
         return Transcript(text=f"segment {self.calls} of {audio_16k.shape[0]} samples")
+
+
+class NicenessTranscriber:
+    """Answers with the CPU niceness it runs at."""
+
+    name = "niceness"
+
+    def transcribe(self, audio_16k):
+        return Transcript(text=str(os.nice(0)))
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_transcriber_process_yields_the_cpu_to_the_frame_loop(process):
+    """Its bursts took CPU from the 60 fps loop on 2 cores: the child runs 10 nicer (capped at
+    19); a thread (tests, --fast bakes) leaves the caller's own priority alone."""
+    worker = TranscribeWorker(NicenessTranscriber, process=process).start()
+    try:
+        worker.submit(SpeechSegment(0, np.zeros(SAMPLE_RATE, np.float32)))
+        texts = []
+        assert wait_for(lambda: texts.extend(worker.results()) or texts, timeout=60)
+    finally:
+        worker.close()
+    mine = os.nice(0)
+    assert int(texts[0].text) == (min(mine + 10, 19) if process else mine)
 
 
 @pytest.mark.parametrize("process", [False, True])

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from livelink_bridge.frames import RigFrame
@@ -131,6 +132,21 @@ def test_frame_datagram_layout_is_int32_float64_float32():
     assert (index, when) == (0, frame.capture_time)
     values = np.frombuffer(body[12:], dtype=">f4")
     assert np.array_equal(values.astype(np.float32), frame.values)
+
+
+@pytest.mark.parametrize("curve_set", ["board", "expressions"])
+def test_frame_datagram_is_byte_identical_to_python_osc(curve_set):
+    """Our packed encoder against python-osc's builder, argument by argument (the reference)."""
+    tx = OscFrameTransport("127.0.0.1", 9000, subject="Ada_2", curve_set=curve_set)
+    for frame in _frames(3) + [RigFrame(index=(1 << 31) + 5, capture_time=1.5e9 + 0.123,
+                                        values=np.linspace(-1, 1, rig.NUM_CONTROLS, dtype=np.float32))]:
+        builder = OscMessageBuilder("/medtalk/Ada_2/frame")
+        builder.add_arg(frame.index % (1 << 31), OscMessageBuilder.ARG_TYPE_INT)
+        builder.add_arg(frame.capture_time, OscMessageBuilder.ARG_TYPE_DOUBLE)
+        curves = frame.values if curve_set == "board" else board_to_expressions(frame.values, tx.face_board)
+        for value in np.asarray(curves, np.float32).tolist():
+            builder.add_arg(value, OscMessageBuilder.ARG_TYPE_FLOAT)
+        assert tx.encode_frame(frame) == builder.build().dgram
 
 
 def test_names_resent_every_interval(server):
