@@ -140,6 +140,21 @@ def pct(values, q) -> float:
     return float(np.percentile(np.asarray(values), q)) * 1000.0
 
 
+def late_at(ready: list[float], delay_ms: float) -> int:
+    """Frames that would have been late with this playout delay: the delay changes when frames
+    leave, never when they are ready, so one run answers for every delay."""
+    return int(np.sum(np.asarray(ready) * 1000.0 > delay_ms))
+
+
+def what_if_delays(ready: list[float], delay_ms: float, step_ms: float = 5.0) -> list[float]:
+    """Delays from the p50 capture-to-final, every `step_ms` (at most 16 of them), then the first
+    with no late frame, and the run's own."""
+    first = step_ms * np.ceil(pct(ready, 50) / step_ms)
+    last = step_ms * np.ceil(1000.0 * max(ready) / step_ms)
+    out = list(np.arange(first, min(last, first + 15 * step_ms) + step_ms / 2, step_ms)) + [last]
+    return sorted(set(out) | {delay_ms})
+
+
 def parse_hops(text: str) -> list[tuple[float, float]]:
     pairs = []
     for item in text.split(","):
@@ -249,6 +264,9 @@ def main() -> None:
         ]
         for name, value in rows:
             print(f"{name:<34}{value:>12}")
+        print(f"{'playout delay (ms)':<34}{'late frames':>12}  (had the run used it: late = capture->final > delay)")
+        for what_if in what_if_delays(r["ready"], delay):
+            print(f"{what_if:<34.0f}{late_at(r['ready'], what_if):>12}")
         if args.table:
             append_rows(args.table, "Live latency (benchmarks/latency.py)",
                         ("model", "device", "backbones", "hop / lookahead / delay ms", "streamed s", "fps",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce both shipped models (medtalk_core/assets/default_model/ and live_model/) from scratch:
+# Reproduce the shipped models (medtalk_core/assets/{default,live,live_1frame}_model/) from scratch:
 # synthetic seven-emotion clips from our own generator plus pseudo-labelled real speech, the
 # `tiny_robust` profile (temporal encoders, level-split log-mel front end) with the built-in
 # backbones, audio augmentation in ACM and FIM (configs/train/mixed.yaml). Every step is
@@ -17,8 +17,8 @@
 # Non-commercial sets (RAVDESS, TESS, CREMA-D, ...) must never go into a shipped model.
 #
 #   LIBRISPEECH=... AN4=... ARCTIC=... bash benchmarks/train_default.sh
-# CPU only; about 1.5 h on an idle 2-core machine (feature and augmentation caching ~15 min,
-# cross-reconstruction ~30 min, ACM + FIM ~15 min per model).
+# CPU only; about 1 h 45 min on an idle 2-core machine (feature and augmentation caching ~15 min,
+# cross-reconstruction ~30 min, ACM + FIM ~15 min per model, three models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,13 +57,27 @@ LIVE=$RUNS/live_f2
     --future-frames 2 --stage fim --out "$LIVE" --cache "$CACHE" --resume --no-progress
 mkdir -p medtalk_core/assets/live_model
 cp "$LIVE/fim/model.safetensors" "$LIVE/fim/config.json" medtalk_core/assets/live_model/
+
+# The low-latency profile's model (configs/low_latency.yaml names it shipped:live_1frame): the same
+# again with the lookahead bounded to 1 frame (it streams at 17 ms lookahead as trained).
+LIVE1=$RUNS/live_f1
+[ -f "$LIVE1/acm/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
+    --future-frames 1 --stage acm --init "$RUNS/default/cross_recon" --out "$LIVE1" --cache "$CACHE" --resume --no-progress
+[ -f "$LIVE1/fim/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
+    --future-frames 1 --stage fim --out "$LIVE1" --cache "$CACHE" --resume --no-progress
+mkdir -p medtalk_core/assets/live_1frame_model
+cp "$LIVE1/fim/model.safetensors" "$LIVE1/fim/config.json" medtalk_core/assets/live_1frame_model/
 du -h medtalk_core/assets/*_model/model.safetensors
 
 # Reports: synthetic held-out metrics, live accuracy, and the real-speech table (held-out speakers).
 $MEDTALK eval --data "$DATA" --split test --json "$RUNS/eval_test.json"
 python3 benchmarks/stream_accuracy.py --data "$DATA" --split test --clips 30 \
     --checkpoint medtalk_core/assets/default_model medtalk_core/assets/live_model
-[ ${#sets[@]} -gt 1 ] && python3 benchmarks/real_speech.py --data "${sets[@]:1}" --clips 60
+if [ ${#sets[@]} -gt 1 ]; then
+  python3 benchmarks/real_speech.py --data "${sets[@]:1}" --clips 60
+  python3 benchmarks/real_speech.py --data "${sets[@]:1}" --clips 60 --config configs/low_latency.yaml \
+      --checkpoint live=shipped:live live_1frame=shipped:live_1frame
+fi
 if [ -n "${ABLATIONS:-}" ]; then
   $MEDTALK eval --checkpoint "$RUNS/default/fim" --data "$DATA" --split test --ablations \
       --ablation-out "$RUNS/ablations" --epochs-scale "${ABLATION_SCALE:-0.3}" --json "$RUNS/ablations.json" --no-progress

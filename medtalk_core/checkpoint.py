@@ -31,6 +31,24 @@ FORMAT = "medtalk-checkpoint"
 FORMAT_VERSION = 1
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl")
 
+# The models that ship inside the package, by the name a config or `--checkpoint` uses:
+# `shipped:NAME` instead of a folder (configs/low_latency.yaml names one this way).
+SHIPPED_PREFIX = "shipped:"
+_ASSETS = Path(__file__).resolve().parent / "assets"
+SHIPPED_MODELS = {
+    "default": "default_model",  # centred: every stage on whole clips (bake, preview, eval)
+    "live": "live_model",  # audio paths see 2 frames ahead: the live daemon at 33 ms lookahead
+    "live_1frame": "live_1frame_model",  # 1 frame ahead: the low-latency profile at 17 ms
+}
+
+
+def shipped_model_dir(name: str) -> Path:
+    """The folder of a shipped model (it may be absent from an install that has not trained it)."""
+    if name not in SHIPPED_MODELS:
+        raise CheckpointError(f"no shipped model {name!r}; the shipped models are "
+                              + ", ".join(SHIPPED_PREFIX + n for n in SHIPPED_MODELS))
+    return _ASSETS / SHIPPED_MODELS[name]
+
 
 @dataclass
 class Checkpoint:
@@ -44,7 +62,9 @@ class Checkpoint:
 
 
 def _folder(path: str | Path) -> Path:
-    """A checkpoint folder, or the weights file inside one -> the folder."""
+    """A checkpoint folder, the weights file inside one, or `shipped:NAME` -> the folder."""
+    if isinstance(path, str) and path.startswith(SHIPPED_PREFIX):
+        return shipped_model_dir(path[len(SHIPPED_PREFIX):])
     path = Path(path)
     if path.suffix in PICKLE_SUFFIXES:
         raise CheckpointError(

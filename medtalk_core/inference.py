@@ -38,11 +38,11 @@ from .rig import EMOTIONS, clamp, emotion_id
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
+DEFAULT_MODEL_DIR = ckpt.shipped_model_dir("default")
 # The live daemon's default: the same recipe with the audio paths' lookahead bounded to 2 frames
 # (model.future_frames). At the daemon's 33 ms lookahead it streams as it was trained and has the
 # lower live lip error; offline, the centred default model is more accurate (README, docs/LIVE.md).
-LIVE_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "live_model"
+LIVE_MODEL_DIR = ckpt.shipped_model_dir("live")
 SMOOTH_WINDOW, SMOOTH_ORDER = 5, 2  # Savitzky-Golay along time, as the release
 Guidance = Union[str, int, GuidanceSpec, torch.Tensor, np.ndarray]
 PATHS = ("label", "clip")  # guidance paths: labels (and features in their space) | CLIP text or image

@@ -295,6 +295,25 @@ def test_daemon_streams_with_the_shipped_live_model_by_default():
     assert animator.model.cfg.future_frames <= round(EngineConfig().lookahead_ms * 60 / 1000)
 
 
+@pytest.mark.parametrize("profile", [None, "low_latency.yaml"])
+def test_each_live_profile_streams_a_shipped_model_trained_for_its_lookahead(profile):
+    """The live model streams best at the lookahead it was trained with (docs/LIVE.md: the
+    2-frame model at the low-latency profile's 1 frame closed 79% of bilabials, the 1-frame
+    model 85%), so each profile must name the model made for it."""
+    from pathlib import Path
+
+    from livelink_bridge.daemon_config import load_daemon_config
+    from medtalk_core import checkpoint as ckpt
+
+    cfg = load_daemon_config(Path(__file__).resolve().parents[1] / "configs" / profile if profile else None)
+    name = cfg.model.checkpoint or "shipped:live"  # the daemon's default (load_animator)
+    assert name.startswith(ckpt.SHIPPED_PREFIX)
+    if not (ckpt.shipped_model_dir(name[len(ckpt.SHIPPED_PREFIX):]) / ckpt.CONFIG_NAME).is_file():
+        pytest.skip(f"{name} is not in this install")
+    model = ckpt.load(name, "cpu").model_config
+    assert model.future_frames == round(cfg.engine.lookahead_ms * FPS / 1000)
+
+
 def test_clock_sends_nothing_past_the_end_of_a_known_stream():
     """A file's last frames are late and the main thread has not yet called drain(): no stand-in
     may be sent past the file's last frame."""

@@ -194,6 +194,17 @@ def test_checkpoint_errors(tmp_path, tiny_checkpoint) -> None:
         ckpt.load(folder)
 
 
+def test_shipped_models_by_name() -> None:
+    """`shipped:NAME` is the shipped folder wherever a checkpoint is named; a wrong name says
+    which names there are."""
+    for name, folder in ckpt.SHIPPED_MODELS.items():
+        assert ckpt._folder(f"shipped:{name}") == ckpt.shipped_model_dir(name)
+        assert ckpt.shipped_model_dir(name).name == folder
+    assert ckpt.shipped_model_dir("default") == DEFAULT_MODEL_DIR
+    with pytest.raises(CheckpointError, match="no shipped model 'livee'.*shipped:live_1frame"):
+        ckpt.read_config("shipped:livee")
+
+
 def test_default_model_missing_is_a_clear_error() -> None:
     if (DEFAULT_MODEL_DIR / ckpt.CONFIG_NAME).is_file():
         pytest.skip("the default model is installed")

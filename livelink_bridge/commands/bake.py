@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="board whose wiring derives --curves expressions: classic (default) or mh4, "
                              "the newer MetaHuman board")
     parser.add_argument("--force", action="store_true", help="rewrite outputs that already exist")
-    parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint folder (default: the shipped model)")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="checkpoint folder or shipped:NAME (default: the shipped model)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when present)")
     parser.add_argument("--batch-size", type=int, default=0,
                         help="clips per model call (default 16 on CPU, 32 on CUDA)")

@@ -14,7 +14,8 @@ HELP = "evaluate a checkpoint (MLE, MEE, EIE, FRD), the embedding plot, the swap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the shipped default model)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint folder or shipped:NAME (default: the shipped default model)")
     parser.add_argument("--data", required=True, help="EmoFace-layout dataset folder")
     parser.add_argument("--split", default="test", help="manifest split to evaluate (default test; 'all' = every clip)")
     parser.add_argument("--json", default=None, help="write the report as JSON to this file")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise MedtalkError("--epochs-scale must be positive")
     if (args.recipe or args.epochs_scale != 1.0) and not args.ablations:
         raise MedtalkError("--recipe and --epochs-scale only apply with --ablations")
-    ckpt = Path(args.checkpoint) if args.checkpoint else DEFAULT_MODEL_DIR
+    ckpt = args.checkpoint or DEFAULT_MODEL_DIR  # a folder, or shipped:NAME
     split = None if args.split == "all" else args.split
     figure = Path(args.figure) if args.figure else (Path(args.json).with_name("eval_embeddings.png") if args.json
                                                      else Path("eval_embeddings.png"))

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="audio input: guide by a description, e.g. 'slightly raised eyebrows and a half smile'")
     guide.add_argument("--image", metavar="PATH", help="audio input: guide by a reference face picture")
     parser.add_argument("--strength", type=float, default=1.0, help="guidance strength for an audio input")
-    parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint for an audio input (default: shipped model)")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="checkpoint folder or shipped:NAME for an audio input (default: shipped model)")
     parser.add_argument("--no-transcribe", action="store_true",
                         help="audio input: intensity from the audio-only head (faster)")
     parser.add_argument("--size", type=int, default=256, help="face size in pixels (default 256)")

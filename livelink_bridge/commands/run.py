@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Live Link Face device id (default: a new UUID each run)")
     parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
     parser.add_argument("--record", metavar="DIR", help="record every sent frame to DIR (CSV + the release's txt)")
-    parser.add_argument("--checkpoint", metavar="DIR", help="model checkpoint folder (default: the shipped model)")
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help="checkpoint folder or shipped:NAME: default, live, live_1frame (default: shipped:live)")
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--realtime", dest="realtime", action="store_true", default=None,
                       help="pace a file source in real time (the default)")
