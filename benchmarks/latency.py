@@ -210,12 +210,12 @@ def main() -> None:
 
     rep = dataclasses.replace
     cfg = load_daemon_config(args.config)
-    checkpoint = args.checkpoint
+    checkpoint = args.checkpoint or cfg.model.checkpoint  # the config's model unless one is named
     if args.tiny:
         checkpoint = str(tiny_checkpoint(Path(tempfile.mkdtemp(prefix="medtalk_tiny_"))))
     cfg = rep(cfg, source=rep(cfg.source, kind="file", path=str(args.audio or example_path()), realtime=True, loop=True),
               control=rep(cfg.control, enabled=False, hotkeys=False),
-              model=rep(cfg.model, checkpoint=checkpoint, device=args.device),
+              model=rep(cfg.model, checkpoint=checkpoint, device=args.device or cfg.model.device),
               backbones=backbone_overrides(checkpoint, args.device, args.fp16))
     from livelink_bridge.daemon import load_animator
 
