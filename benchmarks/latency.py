@@ -3,8 +3,8 @@ while and report capture-to-send latency (p50/p95/p99), achieved fps, late frame
 per hop and CPU use, the end-to-end capture-to-receive latency at a UDP receiver, and when each
 frame became final (capture-to-final: its maximum is the lowest playout delay the run would have
 held with 0 late frames).
-Target on a 2-core machine (docs/LIVE.md): default p95 <= 70 ms, low-latency profile p95 <= 50
-ms, both with 0 late frames.
+Each profile's playout delay is the lowest 5 ms step at which a 10-minute run here had 0 late
+frames (docs/LIVE.md, "Latency"); the table of late frames per delay is how it was found.
 
     python3 benchmarks/latency.py [--duration 120] [--checkpoint DIR | --tiny] [--audio WAV] [--config YAML]
         [--device cuda] [--fp16] [--hops 33.3:33.3,66.7:66.7] [--transcript TEXT] [--table FILE --label NAME]

@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -60,6 +61,11 @@ def _stop(proc: subprocess.Popen) -> str:
     return err
 
 
+def _input_log(proc: subprocess.Popen) -> str:
+    """What the stopped daemon said of its audio input (for a failure's message)."""
+    return "\n".join(line for line in _stop(proc).splitlines() if "audio input" in line or "Error" in line)
+
+
 def _jaw(osc: OscCollector, since: int = 0) -> np.ndarray:
     return np.array([a[2 + JAW] for _, a in osc.frames()[since:]], dtype=np.float64)
 
@@ -68,6 +74,19 @@ def _speaking(osc: OscCollector, since: int) -> bool:
     """The jaw has moved like speech (not idle breathing) in the last half second since `since`."""
     jaw = _jaw(osc, since)[-30:]
     return jaw.shape[0] == 30 and float(jaw.std()) > 0.03
+
+
+def _speak_until_heard(pulse: PulseServer, sink: str, wav, osc: OscCollector, since: int) -> bool:
+    """Play `wav` into `sink` again and again, as a speaker who goes on talking, until the jaw
+    moves with it: the daemon may still be reopening its stream when the first play ends."""
+    end = time.time() + _WAIT_S
+    while time.time() < end:
+        player = pulse.play(sink, wav)
+        heard = wait_for(lambda: _speaking(osc, since) or player.poll() is not None, timeout=end - time.time())
+        player.wait(timeout=_WAIT_S)
+        if heard and _speaking(osc, since):
+            return True
+    return False
 
 
 def _envelope(wav) -> np.ndarray:
@@ -118,9 +137,8 @@ def test_microphone_by_name_unplugged_mid_utterance_and_replugged_at_another_rat
         assert not _speaking(osc, unplugged + 120), "the face idles while the microphone is gone"
         module = pulse.add_microphone("vmic", 44100)  # back under the same name, now 44.1 kHz
         replugged = len(osc.frames())
-        player = pulse.play("vmic", real_speech["0880"])
-        assert wait_for(lambda: _speaking(osc, replugged), timeout=_WAIT_S), "jaw motion returns after the replug"
-        player.wait(timeout=_WAIT_S)
+        assert _speak_until_heard(pulse, "vmic", real_speech["0880"], osc, replugged), \
+            "jaw motion returns after the replug\n" + _input_log(proc)
         print(f"jaw moving {(len(osc.frames()) - replugged) / 60:.2f} s of frames after the replug and play")
         assert wait_for(lambda: len(osc.frames()) > replugged + 240, timeout=_WAIT_S)
         err = _stop(proc)
@@ -156,8 +174,8 @@ def test_microphone_by_index_follows_the_system_default_to_another_microphone(pu
         assert wait_for(lambda: len(osc.frames()) > first + 240, timeout=_WAIT_S)
         pulse.unplug(main)  # the default source moves to the spare microphone
         moved = len(osc.frames())
-        pulse.play("spare", real_speech["0880"])
-        assert wait_for(lambda: _speaking(osc, moved), timeout=_WAIT_S), "the jaw follows the new default"
+        assert _speak_until_heard(pulse, "spare", real_speech["0880"], osc, moved), \
+            "the jaw follows the new default\n" + _input_log(proc)
         assert wait_for(lambda: len(osc.frames()) > moved + 300, timeout=_WAIT_S)
         err = _stop(proc)
     finally:
