@@ -82,9 +82,9 @@ def _speak_until_heard(pulse: PulseServer, sink: str, wav, osc: OscCollector, si
     end = time.time() + _WAIT_S
     while time.time() < end:
         player = pulse.play(sink, wav)
-        heard = wait_for(lambda: _speaking(osc, since) or player.poll() is not None, timeout=end - time.time())
+        wait_for(lambda: _speaking(osc, since) or player.poll() is not None, timeout=end - time.time())
         player.wait(timeout=_WAIT_S)
-        if heard and _speaking(osc, since):
+        if _speaking(osc, since):
             return True
     return False
 
