@@ -15,12 +15,17 @@ REAL_SPEECH_DIR = SHARED / "data" / "real_speech_sample"  # LibriVox utterances,
 
 
 @pytest.fixture(scope="session")
-def real_speech() -> dict[str, Path]:
-    """The real speech utterances by their last id ("0870": 7.1 s, "0880": 3.0 s, ...)."""
-    wavs = sorted(REAL_SPEECH_DIR.glob("*.wav"))
-    if not wavs:
+def real_speech_dir() -> Path:
+    """The folder of real speech utterances (wav + transcript txt per utterance)."""
+    if not any(REAL_SPEECH_DIR.glob("*.wav")):
         pytest.skip(f"real speech sample not found at {REAL_SPEECH_DIR}")
-    return {p.stem.rsplit("-", 1)[-1]: p for p in wavs}
+    return REAL_SPEECH_DIR
+
+
+@pytest.fixture(scope="session")
+def real_speech(real_speech_dir) -> dict[str, Path]:
+    """The real speech utterances by their last id ("0870": 7.1 s, "0880": 3.0 s, ...)."""
+    return {p.stem.rsplit("-", 1)[-1]: p for p in sorted(real_speech_dir.glob("*.wav"))}
 
 
 @pytest.fixture

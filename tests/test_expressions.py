@@ -6,7 +6,6 @@ import csv
 import re
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import (FACE_BOARDS, UNMAPPED, board_inputs, board_to_expressions, derivation,
                                       expression_names, undriven)
 
-EMOFACE = Path("/work/shared/data/emoface_sample/angry_gd04_001_021.ctr.txt")
 TOL = 1e-6
 
 
@@ -87,8 +85,8 @@ def test_each_control_alone_over_its_range_matches_the_table(board):
 
 
 @pytest.mark.parametrize("board", FACE_BOARDS)
-def test_real_emoface_frames_match_the_table(board):
-    frames = np.loadtxt(EMOFACE, delimiter=",", dtype=np.float32)
+def test_real_emoface_frames_match_the_table(board, sample_rig):
+    frames = sample_rig
     assert frames.shape == (202, rig.NUM_CONTROLS)
     _compare(frames, board)
 

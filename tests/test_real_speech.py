@@ -19,17 +19,14 @@ from medtalk_core.data.rigmap import rows
 from medtalk_core.errors import DatasetError
 from medtalk_core.train.augment import AugmentConfig, augment, rng_for, shift_voice
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_speech_sample"
-
 UTTERANCES = {  # the five public-domain LibriVox utterances and their transcripts
     f"sense_and_sensibility_01_austen_64kb-{k}": None for k in ("0870", "0880", "0890", "0920", "0930")}
 
 
 @pytest.fixture(scope="module")
-def real_sample() -> dict[str, tuple[Path, str]]:
-    if not REAL.is_dir():
-        pytest.skip(f"real speech sample not found at {REAL}")
-    return {name: (REAL / f"{name}.wav", (REAL / f"{name}.txt").read_text(encoding="utf-8").strip())
+def real_sample(real_speech_dir) -> dict[str, tuple[Path, str]]:
+    return {name: (real_speech_dir / f"{name}.wav",
+                   (real_speech_dir / f"{name}.txt").read_text(encoding="utf-8").strip())
             for name in UTTERANCES}
 
 
