@@ -1,14 +1,19 @@
 """The steady 60 fps output clock of a live stream.
 
-Frame f is sent at (capture time of its audio) + `delay`: the clock follows the audio's own
-timeline, so the output never drifts from the input, however long the stream runs. When the
+Frame f is sent at (capture time of its audio) + the playout delay: the clock follows the audio's
+own timeline, so the output never drifts from the input, however long the stream runs. When the
 engine has not finalised frame f by its deadline (inference fell behind), the clock counts a
-late frame and sends a stand-in under index f: the previous model run's provisional prediction
-of that frame when there is one (extrapolation by the model itself), else the last frame's
-values again (hold). The real frame f, if it comes later, is dropped, so that the indices stay a
-steady, gap-free 60 fps sequence.
+late frame and sends a stand-in under index f (`continuation`): the previous model run's
+provisional prediction of that frame when there is one, else a continuation of the last frame
+sent, never the same pose again. The real frame f, if it comes later, is dropped, so that the
+indices stay a steady, gap-free 60 fps sequence; the real frames after it take over through a
+short crossfade.
 
-After a stall (the whole process stopped, or the loop fell seconds behind) the clock
+The playout delay adapts (`playout_delay`): every final frame says how long after its capture it
+was ready; the delay grows when frames need more, up to a maximum, and comes back slowly when
+the machine is quiet. A fixed delay is kept when the maximum is not above the delay.
+
+After a stall (the whole process stopped, or the sender fell seconds behind) the clock
 resynchronises instead of sending a burst of stale frames: a frame more than `max_hold_frames`
 frames past its deadline is skipped, not sent, and frames the engine will never deliver (it
 skipped audio lost in the stall, `StreamingEngine.skip`) are skipped as soon as a later frame is
@@ -18,33 +23,58 @@ there. Skipped indices are counted; the frames sent still follow the audio's own
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field, replace
 
 from medtalk_core.audio import FPS
 
+from .continuation import Continuation, ContinuationConfig
 from .frames import RigFrame
+from .playout_delay import PlayoutDelay
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    """The steady 60 fps output clock of a live (real-time) stream."""
+
+    playout_delay_ms: float = 70.0  # frame f is sent at its audio's capture time + this (the lowest, when adaptive)
+    adaptive: bool = True  # grow the delay while frames come late, bring it back slowly when quiet
+    max_playout_delay_ms: float = 250.0  # the adaptive delay never grows beyond this
+    max_hold_frames: int = 30  # a frame this far past its deadline is stale (the sender stalled): skipped
+    continuation: ContinuationConfig = field(default_factory=ContinuationConfig)  # stand-ins for late frames
 
 
 class FrameClock:
-    """Pacing policy without threads: `push(frames)`, then `due(now)` returns what to send now."""
+    """Pacing policy without threads: `push(frames, now)`, then `due(now)` returns what to send."""
 
-    def __init__(self, delay_s: float, max_hold_frames: int = 30) -> None:
-        self.delay_s = float(delay_s)  # capture-to-send target
-        self.max_hold_frames = int(max_hold_frames)  # beyond this many holds in a row: stalled, stop holding
+    def __init__(self, delay_s: float, max_hold_frames: int = 30, max_delay_s: float | None = None,
+                 continuation: Continuation | None = None) -> None:
+        self.playout = PlayoutDelay(delay_s, max_delay_s)
+        self.max_hold_frames = int(max_hold_frames)  # beyond this many frames late: stale, skipped
+        self.continuation = continuation or Continuation()
         self._pending: deque[RigFrame] = deque()
         self._next = 0  # index of the next frame to send
         self._anchor: tuple[int, float] | None = None  # (index, capture time) of the newest known frame
         self._last: RigFrame | None = None
-        self._holds_in_row = 0
+        self._takeover: int | None = None  # frames of the crossfade back to final frames done so far
         self._draining = False
         self._end: int | None = None  # frames in the whole stream, when known (a file without loop)
         self._provisional: dict[int, RigFrame] = {}  # stand-ins for frames not yet final
-        self.late_frames = 0  # frames not final at their deadline (sent provisional or held)
-        self.held_frames = 0  # late frames with no provisional stand-in: the last pose again
+        self.late_frames = 0  # frames not final at their deadline (sent provisional or continued)
+        self.held_frames = 0  # late frames with no provisional stand-in: continued from the last frame
         self.dropped_frames = 0  # real frames that came after their slot was filled
         self.skipped_frames = 0  # indices never sent: stale after a stall, or never delivered
 
-    def push(self, frames: list[RigFrame]) -> None:
+    @property
+    def delay_s(self) -> float:
+        """The playout delay now (capture-to-send target)."""
+        return self.playout.current
+
+    def push(self, frames: list[RigFrame], now: float | None = None) -> None:
+        """Final frames from the engine; `now` (when given) is when they became ready, which
+        the adaptive delay learns from."""
         for frame in frames:
+            if now is not None:
+                self.playout.observe(now - frame.capture_time, now)
             if frame.index < self._next:
                 self.dropped_frames += 1
                 continue
@@ -62,7 +92,7 @@ class FrameClock:
         self._end = int(total_frames)
 
     def drain(self) -> None:
-        """No more frames will come: send what is pending, and hold no more."""
+        """No more frames will come: send what is pending, and stand in for no more."""
         self._draining = True
 
     @property
@@ -85,7 +115,7 @@ class FrameClock:
         return a_time + (index - a_index) / FPS + self.delay_s
 
     def due(self, now: float) -> list[RigFrame]:
-        """Frames whose send time has come, in order, holds included."""
+        """Frames whose send time has come, in order, stand-ins included."""
         out: list[RigFrame] = []
         while True:
             when = self.deadline()
@@ -98,8 +128,7 @@ class FrameClock:
                 self._skip(1)
                 continue
             if self._pending and self._pending[0].index == self._next:
-                frame = self._pending.popleft()
-                self._holds_in_row = 0
+                frame = self._taking_over(self._pending.popleft())
             elif self._pending and self._pending[0].index < self._next:
                 self._pending.popleft()  # defensive: an out-of-order duplicate
                 self.dropped_frames += 1
@@ -107,27 +136,38 @@ class FrameClock:
             elif self._pending and self._next not in self._provisional:
                 # A later frame is there and this one is not: the engine skipped it (lost audio).
                 self._skip(self._pending[0].index - self._next)
-                self._holds_in_row = 0  # the stream goes on
                 continue
-            elif self._next in self._provisional and not self._draining:
-                # Not final in time: the last run's own prediction of this frame stands in.
-                frame = self._provisional.pop(self._next)
-                self._holds_in_row = 0
-                self.late_frames += 1
+            elif self._draining or self._last is None:
+                return out
             else:
-                if self._draining or self._last is None or self._holds_in_row >= self.max_hold_frames:
-                    return out
-                # Nothing predicted either: hold the last pose rather than freeze or jump.
-                capture = when - self.delay_s
-                frame = RigFrame(index=self._next, capture_time=capture, values=self._last.values)
-                self._holds_in_row += 1
-                self.late_frames += 1
-                self.held_frames += 1
+                frame = self._stand_in(when)
             out.append(frame)
             self._last = frame
             self._next += 1
+            self.playout.step(now)
+
+    def _stand_in(self, when: float) -> RigFrame:
+        """Frame `_next` is not final at its deadline: the last run's prediction of it, else a
+        continuation of the last frame sent."""
+        self.late_frames += 1
+        self._takeover = 0
+        if self._next in self._provisional:
+            return self._provisional.pop(self._next)
+        self.held_frames += 1
+        values = self.continuation.stand_in(self._last.values, self._last.index, self._next)
+        return RigFrame(index=self._next, capture_time=when - self.delay_s, values=values)
+
+    def _taking_over(self, frame: RigFrame) -> RigFrame:
+        """A final frame after stand-ins fades in from where the continuation had got to."""
+        if self._takeover is None or self._last is None:
+            return frame
+        k = self._takeover
+        self._takeover = k + 1 if k + 1 < self.continuation.cfg.takeover_frames else None
+        stand_in = self.continuation.stand_in(self._last.values, self._last.index, frame.index)
+        return replace(frame, values=self.continuation.take_over(stand_in, frame.values, k))
 
     def _skip(self, n: int) -> None:
         self._next += n
         self.skipped_frames += n
+        self._takeover = None  # the stream jumps: nothing to fade from
         self._provisional = {i: f for i, f in self._provisional.items() if i >= self._next}

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .clock import FrameClock
+from .continuation import Continuation
 from .control import ControlServer
 from .daemon_config import DaemonConfig
 from .engine import StreamingEngine
 from .frames import RigFrame
 from .gapless import GaplessSource
 from .guidance_state import GuidanceState
+from .guidance_worker import AnimatorRecipe, GuidanceWorker
 from .hotkeys import Hotkeys
 from medtalk_core.audio import zero_nonfinite
 from medtalk_core.inference_mode import rules
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAX_WAIT_S = 0.02  # longest a wait for audio (loop) or for a deadline (sender) lasts
+_IDLE_WAIT_S = 0.002  # the sender's pause when a deadline has passed but nothing can be sent
 
 
 def build_source(cfg: DaemonConfig) -> AudioSource:
@@ -110,6 +113,7 @@ class Daemon:
         self.control: ControlServer | None = None
         self.hotkeys: Hotkeys | None = None
         self.worker: TranscribeWorker | None = None
+        self.guidance_worker: GuidanceWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
         self.stall: StallGuard | None = None
         self.status: StatusLine | None = None
@@ -136,13 +140,21 @@ class Daemon:
         self.tuning.freeze_heap()
         c = cfg.control
         self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
+        if self.animator.backbones.guidance is not None:  # descriptions and photos: built in a child process
+            self.guidance_worker = GuidanceWorker(AnimatorRecipe.of(self.animator), self.state.prepared).start()
+            self.state.preparer = self.guidance_worker
         if isinstance(self.source, NetworkSource):  # its JSON control messages post to the same state as OSC
             self.source.guidance = self.state
         snap = self.state.snapshot()
         self._guidance_version = snap.version
         self.engine = StreamingEngine(self.animator, cfg.engine, guidance=snap.feature, catch_up=self.realtime)
         if self.realtime:
-            self.clock = FrameClock(cfg.clock.playout_delay_ms / 1000.0, cfg.clock.max_hold_frames)
+            k = cfg.clock
+            # The audio monitor is heard a fixed delay after capture: the face must keep to it.
+            adaptive = k.adaptive and not cfg.monitor.enabled
+            self.clock = FrameClock(k.playout_delay_ms / 1000.0, k.max_hold_frames,
+                                    max_delay_s=k.max_playout_delay_ms / 1000.0 if adaptive else None,
+                                    continuation=Continuation(k.continuation, cfg.engine.idle))
             if self.source.end_frame is not None:
                 self.clock.set_end(self.source.end_frame)
         if self.transports is None:
@@ -178,7 +190,7 @@ class Daemon:
 
     def close(self) -> None:
         """Release everything, newest first; safe to call twice and after a failed start."""
-        for name in ("status", "hotkeys", "control", "worker", "monitor"):
+        for name in ("status", "hotkeys", "control", "worker", "guidance_worker", "monitor"):
             part = getattr(self, name)
             if part is not None:
                 part.close()
@@ -236,7 +248,11 @@ class Daemon:
         return 0
 
     def _send_loop(self) -> None:
-        """Sender thread: sleep to the next frame's deadline, send what is due, repeat."""
+        """Sender thread: sleep to the next frame's deadline, send what is due, repeat.
+
+        It never spins: a thread busy in Python takes the GIL from the model's thread at every
+        torch call (docs/LIVE.md, "The real-time path"), so when nothing could be sent although
+        a deadline has passed (the stream is ending) it sleeps like any other wait."""
         while not self._sender_done.is_set() and not self._stop.is_set():
             with self._clock_lock:
                 if self.clock.finished:
@@ -251,6 +267,10 @@ class Daemon:
                 self.stats.late_frames = self.clock.late_frames
                 self.stats.dropped_frames = self.clock.dropped_frames
                 self.stats.skipped_frames = self.clock.skipped_frames
+                self.stats.continued_frames = self.clock.held_frames
+                self.stats.playout_delay_ms = 1000.0 * self.clock.delay_s
+            if not frames:
+                self._stop.wait(_IDLE_WAIT_S)
             self._send(frames)
 
     def _feed(self, chunks: list[AudioChunk]) -> None:
@@ -275,7 +295,7 @@ class Daemon:
         self.stats.overflows = self.source.overflows
 
     def _poll_control(self) -> None:
-        self.state.apply_pending()  # the features of posted changes are built here, on the model's thread
+        self.state.apply_pending()  # cheap: descriptions and photos are built by the guidance worker
         snap = self.state.snapshot()
         if snap.version != self._guidance_version:
             self._guidance_version = snap.version
@@ -288,8 +308,9 @@ class Daemon:
         self.stats.model_runs = self.engine.runs
         if self.clock is not None:
             provisional = self.engine.provisional()
+            now = time.time()
             with self._clock_lock:
-                self.clock.push(frames)
+                self.clock.push(frames, now)
                 self.clock.offer(provisional)
         else:
             self._send(frames)

@@ -18,22 +18,11 @@ from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
+from .clock import ClockConfig
+from .idle import IdleConfig
+
 SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
-
-
-@dataclass(frozen=True)
-class IdleConfig:
-    """What a live face does when nobody speaks, so that the character never freezes."""
-
-    enabled: bool = True  # blinks and breathing at all times, relaxed mouth in silence
-    blink_interval_s: tuple[float, float] = (2.0, 6.0)  # random gap between blinks (people: ~15-20 / min)
-    blink_duration_s: float = 0.2  # close + open of one blink
-    breathing_period_s: float = 4.0  # one breath (15 breaths a minute at rest)
-    breathing_amplitude: float = 0.15  # peak of CTRL_neck_throatExhaleInhale (range -1..1)
-    relax_mouth: bool = True  # damp the lip controls toward rest while the input is silent
-    silence_rms: float = 0.01  # frame RMS (full scale 1.0) below which a frame counts as silent
-    seed: int = 0  # blink timing is random but reproducible
 
 
 @dataclass(frozen=True)
@@ -46,14 +35,6 @@ class EngineConfig:
     crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
     transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
     idle: IdleConfig = field(default_factory=IdleConfig)
-
-
-@dataclass(frozen=True)
-class ClockConfig:
-    """The steady 60 fps output clock of a live (real-time) stream."""
-
-    playout_delay_ms: float = 70.0  # frame f is sent at capture time of its audio + this delay
-    max_hold_frames: int = 30  # after this many held frames in a row the stream counts as stalled
 
 
 @dataclass(frozen=True)

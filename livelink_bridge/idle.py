@@ -7,13 +7,13 @@ the same stream of frames always gets the same blinks (the timing is random but 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from medtalk_core.audio import FPS
 from medtalk_core.rig import controller_names, s_lip
 
-from .daemon_config import IdleConfig
 
 _NAMES = controller_names()
 _BLINK = (_NAMES.index("CTRL_L_eye_blink-translateY"), _NAMES.index("CTRL_R_eye_blink-translateY"))
@@ -24,6 +24,29 @@ _NOSTRILS = (_NAMES.index("CTRL_L_nose-translateY"), _NAMES.index("CTRL_R_nose-t
 # slower release (short pauses between words must not make the mouth snap shut).
 _ATTACK_S = 0.03
 _RELEASE_S = 0.25
+
+
+@dataclass(frozen=True)
+class IdleConfig:
+    """What a live face does when nobody speaks, so that the character never freezes."""
+
+    enabled: bool = True  # blinks and breathing at all times, relaxed mouth in silence
+    blink_interval_s: tuple[float, float] = (2.0, 6.0)  # random gap between blinks (people: ~15-20 / min)
+    blink_duration_s: float = 0.2  # close + open of one blink
+    breathing_period_s: float = 4.0  # one breath (15 breaths a minute at rest)
+    breathing_amplitude: float = 0.15  # peak of CTRL_neck_throatExhaleInhale (range -1..1)
+    relax_mouth: bool = True  # damp the lip controls toward rest while the input is silent
+    silence_rms: float = 0.01  # frame RMS (full scale 1.0) below which a frame counts as silent
+    seed: int = 0  # blink timing is random but reproducible
+
+
+def breathing(cfg: IdleConfig, index: int) -> np.ndarray:
+    """What breathing adds to frame `index`: (174,), the throat and, on the inhale, the nostrils."""
+    out = np.zeros(len(_NAMES), dtype=np.float32)
+    breath = math.sin(2 * math.pi * (index / FPS) / cfg.breathing_period_s)
+    out[_BREATH] = cfg.breathing_amplitude * breath
+    out[list(_NOSTRILS)] = 0.1 * cfg.breathing_amplitude * max(breath, 0.0)  # nostrils flare on the inhale
+    return out
 
 
 class IdleMotion:
@@ -77,9 +100,4 @@ class IdleMotion:
             out[self._lip] *= 1.0 - self._quiet  # lips toward rest (0) while silent
         for i in _BLINK:
             out[i] = max(out[i], blink)  # never open an eye the model closes
-        t = index / FPS
-        breath = math.sin(2 * math.pi * t / self.cfg.breathing_period_s)
-        out[_BREATH] += self.cfg.breathing_amplitude * breath
-        for i in _NOSTRILS:
-            out[i] += 0.1 * self.cfg.breathing_amplitude * max(breath, 0.0)  # nostrils flare on the inhale
-        return out
+        return out + breathing(self.cfg, index)

@@ -9,8 +9,6 @@ arrives, the engine's windows use the audio-only intensity head.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -21,13 +19,11 @@ import numpy as np
 
 from medtalk_core.audio import SAMPLE_RATE, num_frames, rms
 
+from .child_process import ChildProcess, lower_priority, serve_requests
+
 logger = logging.getLogger(__name__)
 
 _BLOCK = SAMPLE_RATE // 100  # 10 ms energy blocks
-_PARENT_CHECK_S = 1.0  # how often an idle worker process checks that the daemon is still there
-# A transcript is wanted seconds later, a frame within milliseconds: on a 2-core machine the
-# recogniser's bursts took CPU from the 60 fps loop, so its process yields to the daemon's.
-_PROCESS_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -106,33 +102,29 @@ class SpeechSegmenter:
         return None
 
 
-def _serve(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
-    """The worker's loop, in a child process or a thread: build the transcriber, then turn
-    (start sample, audio) items into (start frame, end frame, text) until a None arrives."""
-    parent = os.getppid()
-    transcriber = factory()
-    while True:
-        try:
-            item = inbox.get(timeout=_PARENT_CHECK_S)
-        except queue.Empty:
-            if os.getppid() != parent:  # the daemon died without a word (SIGKILL): do not linger
-                return
-            continue
-        if item is None:
-            return
+class _Transcribe:
+    """Turns (start sample, audio) into (start frame, end frame, text) with a transcriber built once."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.transcriber = factory()
+
+    def __call__(self, item: tuple[int, np.ndarray]) -> tuple:
         start, audio = item
         try:
-            text = transcriber.transcribe(audio).text
+            text = self.transcriber.transcribe(audio).text
         except Exception as exc:  # a recogniser failure costs one segment's text, never the stream
-            outbox.put(("error", f"{type(exc).__name__}: {exc}"))
-            continue
-        outbox.put((num_frames(start), num_frames(start + audio.shape[0]), text))
+            return ("error", f"{type(exc).__name__}: {exc}")
+        return (num_frames(start), num_frames(start + audio.shape[0]), text)
+
+
+def _serve_thread(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
+    serve_requests(_Transcribe(factory), inbox, outbox)
 
 
 def _serve_process(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
-    """`_serve` in the child process, at a lower CPU priority than the daemon."""
-    os.nice(_PROCESS_NICENESS)
-    _serve(factory, inbox, outbox)
+    """In the child process, at a lower CPU priority than the daemon."""
+    lower_priority()
+    serve_requests(_Transcribe(factory), inbox, outbox)
 
 
 def transcriber_factory(spec: Any) -> Callable[[], Any]:
@@ -153,23 +145,23 @@ class TranscribeWorker:
         self.factory = factory
         self.process = process
         self.max_pending = max_pending
+        self._child: ChildProcess | None = None
+        self._thread: threading.Thread | None = None
         self._in: Any = None
         self._out: Any = None
-        self._runner: Any = None  # the Process or Thread
         self.skipped = 0  # segments dropped because the transcriber was still busy
         self.done = 0
 
     def start(self) -> "TranscribeWorker":
         if self.process:
-            ctx = multiprocessing.get_context("spawn")  # never fork a process that holds torch threads
-            self._in, self._out = ctx.Queue(self.max_pending), ctx.Queue()
-            self._runner = ctx.Process(target=_serve_process, args=(self.factory, self._in, self._out),
-                                       name="medtalk-transcribe", daemon=True)
+            self._child = ChildProcess(_serve_process, (self.factory,), "medtalk-transcribe",
+                                       self.max_pending).start()
+            self._in, self._out = self._child.inbox, self._child.outbox
         else:
             self._in, self._out = queue.Queue(self.max_pending), queue.Queue()
-            self._runner = threading.Thread(target=_serve, args=(self.factory, self._in, self._out),
+            self._thread = threading.Thread(target=_serve_thread, args=(self.factory, self._in, self._out),
                                             name="medtalk-transcribe", daemon=True)
-        self._runner.start()
+            self._thread.start()
         return self
 
     def submit(self, segment: SpeechSegment) -> None:
@@ -195,24 +187,15 @@ class TranscribeWorker:
             out.append(SegmentText(*item))
 
     def close(self, timeout: float = 0.5) -> None:
-        """Stop the worker; one still inside the recogniser after `timeout` is terminated (SIGTERM
-        must end the daemon and its children within 2 s)."""
-        if self._runner is None:
-            return
-        while True:  # make room for the stop sign: pending segments are no longer wanted
+        """Stop the worker: a child process ends within about 2 x `timeout` whatever it is doing
+        (killed, hung inside the recogniser, still starting); SIGTERM must end the daemon in 2 s."""
+        if self._child is not None:
+            self._child.close(timeout)
+            self._child = None
+        elif self._thread is not None:
             try:
-                self._in.get_nowait()
-            except queue.Empty:
-                break
-        try:
-            self._in.put(None, timeout=timeout)
-        except queue.Full:
-            pass
-        self._runner.join(timeout)
-        if self.process:
-            if self._runner.is_alive():  # stuck inside the recogniser: end our own child
-                self._runner.terminate()
-                self._runner.join()
-            self._in.close()
-            self._out.close()
-        self._runner = None
+                self._in.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+            self._thread.join(timeout)  # a daemon thread stuck in the recogniser dies with the process
+            self._thread = None

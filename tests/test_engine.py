@@ -17,6 +17,8 @@ from livelink_bridge.idle import IdleMotion
 from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames
 from medtalk_core.rig import controller_names, s_lip, valid_ranges
 
+JAW = controller_names().index("CTRL_C_jaw-translateY")
+
 NAMES = controller_names()
 NO_IDLE = dataclasses.replace(IdleConfig(), enabled=False)
 
@@ -186,16 +188,66 @@ def test_clock_sends_each_frame_at_capture_plus_delay():
     assert clock.late_frames == 0
 
 
-def test_clock_holds_when_frames_are_late_and_drops_them_after():
+def test_clock_continues_late_frames_and_drops_them_after():
     clock = FrameClock(delay_s=0.1)
     clock.push(_frames(range(5)))
     sent = clock.due(100.0 + 0.1 + 7.5 / FPS)  # frames 5..7 are due but were never computed
     assert [f.index for f in sent] == list(range(8))
-    assert clock.late_frames == 3
-    assert np.array_equal(sent[7].values, sent[4].values)  # held pose
+    assert clock.late_frames == clock.held_frames == 3
+    for a, b in zip(sent[4:], sent[5:]):  # a continuation of frame 4, never the same pose again
+        assert not np.array_equal(a.values, b.values)
+        assert np.abs(a.values - b.values).max() < 0.05  # and never a jump
     clock.push(_frames(range(5, 10)))  # the late ones arrive: 5..7 are dropped, 8, 9 go on time
     assert clock.dropped_frames == 3
     assert [f.index for f in clock.due(100.0 + 0.1 + 9.5 / FPS)] == [8, 9]
+
+
+def test_continuation_never_repeats_a_pose_and_final_frames_fade_back_in():
+    """A model that delivers nothing for two seconds: the face relaxes and breathes, no two
+    consecutive frames alike; when final frames come back they take over through a crossfade."""
+    speaking = np.zeros(174, np.float32)
+    speaking[JAW] = 0.6
+    clock = FrameClock(delay_s=0.1)
+    clock.push([RigFrame(0, 100.0, speaking)])
+    sent = []
+    for k in range(121):  # a sender that wakes for every frame; frames 1..120 are never computed
+        sent += clock.due(100.0 + 0.1 + (k + 0.5) / FPS)
+    assert [f.index for f in sent] == list(range(121)) and clock.held_frames == 120
+    values = np.stack([f.values for f in sent])
+    assert not np.any(np.all(values[1:] == values[:-1], axis=1))
+    assert np.abs(np.diff(values, axis=0)).max() < 0.1  # no jump: the mouth closes as in a pause
+    assert values[-1, JAW] < 0.05 * speaking[JAW]  # the mouth relaxed as in a pause
+    final = np.full(174, 0.3, np.float32)
+    clock.push([RigFrame(i, 100.0 + i / FPS, final) for i in range(121, 131)])
+    back = []
+    for k in range(121, 131):
+        back += clock.due(100.0 + 0.1 + (k + 0.5) / FPS)
+    n = clock.continuation.cfg.takeover_frames
+    distance = [float(np.abs(f.values - final).mean()) for f in back]
+    assert all(a > b for a, b in zip(distance[:n], distance[1:n + 1]))  # fading in...
+    assert distance[n] == 0.0 and np.array_equal(back[-1].values, final)  # ...then the final frames as they are
+
+
+def test_adaptive_delay_grows_with_late_frames_and_comes_back_slowly():
+    from livelink_bridge.playout_delay import PlayoutDelay
+
+    delay = PlayoutDelay(0.07, 0.25)
+    for k in range(600):  # ten seconds of frames ready 45 ms after capture: nothing to adapt to
+        delay.observe(0.045, k / FPS)
+        delay.step(k / FPS)
+    assert delay.current == pytest.approx(0.07)
+    t = 10.0
+    delay.observe(0.150, t)  # one frame needed 150 ms: the delay grows to cover it, step by step
+    steps = []
+    for k in range(60):
+        delay.step(t + k / FPS)
+        steps.append(delay.current)
+    assert steps[-1] == pytest.approx(0.150 + 0.005, abs=4e-3) and max(np.diff(steps)) <= 0.004 + 1e-9
+    for k in range(60 * 60):  # a quiet minute: back within 10 ms of the base
+        delay.observe(0.045, t + 1 + k / FPS)
+        delay.step(t + 1 + k / FPS)
+    assert delay.current < 0.08
+    assert PlayoutDelay(0.07).current == 0.07 and not PlayoutDelay(0.07, 0.05).adaptive  # fixed
 
 
 def test_clock_never_drifts_over_a_long_stream():
