@@ -31,8 +31,8 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from livelink_bridge.daemon_config import EngineConfig, load_daemon_config  # noqa: E402
-from livelink_bridge.engine import StreamingEngine, stream_array  # noqa: E402
+from livelink_bridge.daemon_config import load_daemon_config  # noqa: E402
+from livelink_bridge.engine import EngineConfig, StreamingEngine, stream_array  # noqa: E402
 from medtalk_core import rig  # noqa: E402
 from medtalk_core.articulation_metrics import ArticulationTally  # noqa: E402
 from medtalk_core.audio import load_audio, num_frames  # noqa: E402

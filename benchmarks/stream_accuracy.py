@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from livelink_bridge.daemon_config import EngineConfig, IdleConfig
+from livelink_bridge.engine import EngineConfig
+from livelink_bridge.idle import IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from medtalk_core.data.emoface import EmoFaceDataset
 from medtalk_core.inference import Animator

@@ -27,6 +27,7 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -39,9 +40,24 @@ from .osc_wire import ACK, STATUS, STATUS_REPLY, Message, OscDecodeError, decode
 
 logger = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The OSC control server and terminal hotkeys."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9001
+    max_messages_per_s: float = 50.0  # flood limit (token bucket); excess messages are dropped and logged
+    burst: int = 100  # token bucket size
+    max_reads_per_s: float = 20000.0  # datagrams (stream messages) read per second at most; beyond, left unread
+    max_string_bytes: int = MAX_STRING_BYTES  # longer strings are rejected
+    hotkeys: bool = True  # only where stdin is a terminal
+    emotion: str = "neutral"  # guidance at start
+    strength: float = 1.0  # strength of a label guidance
+    intensity: float = 1.0  # emotion intensity scale at start (0 = neutral, 1 = as predicted, up to 2)
+
 EMOTION, INTENSITY = "/medtalk/emotion", "/medtalk/intensity"
-LATEST_WINS = (INTENSITY, EMOTION)  # faders (intensity, emotion strength): only the newest value matters
-_LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
 _STATUS_PREFIX = STATUS.encode() + b"\0"
 _STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
 _POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
@@ -73,7 +89,10 @@ _DECODERS: dict[str, Callable[[tuple, int], GuidanceRequest | StatusQuery]] = {
     "/medtalk/mute": lambda a, n: mute_request(*_args(a, 1, 1)),
     STATUS: _status,
 }
-ADDRESSES = tuple(_DECODERS)
+# Every change of the guidance replaces the one before: over the rate limit only the newest of
+# each matters (a fader moved fast, a burst of descriptions), and it is held back, never dropped.
+LATEST_WINS = tuple(a for a in _DECODERS if a != STATUS)
+_LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
 
 
 def decode(address: str, args: tuple, max_string_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest | StatusQuery:
@@ -84,7 +103,7 @@ def decode(address: str, args: tuple, max_string_bytes: int = MAX_STRING_BYTES) 
     return decoder(tuple(args), max_string_bytes)
 
 
-class _TokenBucket:
+class TokenBucket:
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = float(rate), float(burst)
         self._tokens, self._t = float(burst), time.monotonic()
@@ -124,26 +143,34 @@ class _QuietLog:
 class ControlServer:
     """The OSC control server on its own thread. `address` is the bound (host, port).
 
-    One thread reads datagrams in turn from one socket (a thread per datagram is what a flood
-    turns into thousands). Each message, bundle elements included, costs one token of the rate
-    limit; a datagram over the limit is dropped unparsed, except the continuous controls
-    (`LATEST_WINS`), whose newest value is kept per address and applied as soon as a token is
-    free, so the final position of a fader moved faster than the limit always lands. Every
-    decoded message is acknowledged to its sender (`/medtalk/ack`, or the status reply)."""
+    What a sender can make it do is bounded by cost, not by trust:
+    - one thread reads datagrams in turn from one socket (a thread per datagram is what a flood
+      turns into thousands), at most `max_reads_per_s` a second: beyond that it sleeps and the
+      kernel drops what does not fit its buffer, so no flood can keep the thread busy (a busy
+      thread would slow every model run through the GIL);
+    - each message, bundle elements included, costs one token of the rate limit; over the limit
+      the newest message of each guidance address is held back and applied, in the order they
+      came, as tokens come free (a burst's last request always applies); anything else is
+      dropped unparsed;
+    - status queries have a small budget of their own, so a flood cannot blind the operator;
+    - every decoded message is acknowledged to its sender (`/medtalk/ack`, or the status reply).
+    Applying a request only posts it to the GuidanceState: descriptions and photos are built by
+    the guidance worker, at most one at a time, latest wins."""
 
-    def __init__(self, state: GuidanceState, host: str = "127.0.0.1", port: int = 9001,
-                 max_messages_per_s: float = 50.0, burst: int = 100,
+    def __init__(self, state: GuidanceState, cfg: ControlConfig,
                  status: Callable[[], dict[str, Any]] | None = None) -> None:
         self.state = state
-        self.host, self.port = host, int(port)
-        self.bucket = _TokenBucket(max_messages_per_s, burst)
-        self.status_bucket = _TokenBucket(_STATUS_PER_S, int(_STATUS_PER_S))
+        self.cfg = cfg
+        self.host, self.port = cfg.host, int(cfg.port)
+        self.bucket = TokenBucket(cfg.max_messages_per_s, cfg.burst)
+        self.reads = TokenBucket(cfg.max_reads_per_s, max(1, int(cfg.max_reads_per_s / 10)))
+        self.status_bucket = TokenBucket(_STATUS_PER_S, int(_STATUS_PER_S))
         self.log = _QuietLog()
         self._status = status or (lambda: {})
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._latest: dict[str, tuple[Message, tuple[str, int]]] = {}  # LATEST_WINS address -> newest held back
+        self._latest: dict[str, tuple[Message | bytes, tuple[str, int]]] = {}  # address -> newest held back
         self.accepted = 0
         self.rejected = 0
         self.dropped = 0
@@ -177,6 +204,10 @@ class ControlServer:
     # --- the server thread ---
     def _serve(self) -> None:
         while not self._stop.is_set():
+            if not self.reads.take():  # leave the flood to the kernel's buffer (and its drops)
+                self._stop.wait(1.0 / self.reads.rate)
+                self._release_latest()
+                continue
             try:
                 data, sender = self._sock.recvfrom(_MAX_DATAGRAM)
             except socket.timeout:
@@ -199,11 +230,13 @@ class ControlServer:
             self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
             return
         for n, message in enumerate(messages):
-            if n and not self.bucket.take():  # the datagram's own token paid for the first message
+            # The datagram's own token paid for the first message. While changes are held back,
+            # newer ones queue behind them: the guidance ends as the last message asked.
+            if (n and not self.bucket.take()) or (self._latest and message.address in LATEST_WINS):
                 self._hold_back(message, sender)
                 continue
-            self._latest.pop(message.address, None)  # a newer value went through: the held one is stale
             self._handle(message, sender)
+        self._release_latest()
 
     def _over_limit(self, data: bytes, sender: tuple[str, int]) -> None:
         if data.startswith(_STATUS_PREFIX) and self.status_bucket.take():
@@ -216,32 +249,40 @@ class ControlServer:
             if len(messages) == 1:
                 self._handle(messages[0], sender)
                 return
-        if data.startswith(_LATEST_WINS_PREFIXES):  # cheap test first: a flood is dropped unparsed
-            try:
-                messages = decode_datagram(data)
-            except OscDecodeError:
-                messages = []
-            for message in messages:
-                self._hold_back(message, sender)
-            if messages:
-                return
+        prefix = next((p for p in _LATEST_WINS_PREFIXES if data.startswith(p)), None)
+        if prefix is not None:  # kept as it came, decoded only if still the newest when its turn comes
+            self._hold(prefix[:-1].decode(), data, sender)
+            return
         self.dropped += 1
         self.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)", sender[0], sender[1],
                       self.bucket.rate)
 
     def _hold_back(self, message: Message, sender: tuple[str, int]) -> None:
         if message.address in LATEST_WINS:
-            self.coalesced += message.address in self._latest
-            self._latest[message.address] = (message, sender)
+            self._hold(message.address, message, sender)
             return
         self.dropped += 1
         self.log.warn("control: flood from %s:%d, %s dropped (limit %.0f/s)", sender[0], sender[1],
                       message.address[:100], self.bucket.rate)
 
+    def _hold(self, address: str, message: Message | bytes, sender: tuple[str, int]) -> None:
+        """Keep the newest `address` change (a decoded message or its datagram) for a free token."""
+        held = self._latest.pop(address, None)  # re-inserted last: released in arrival order
+        self.coalesced += held is not None
+        self._latest[address] = (message, sender)
+
     def _release_latest(self) -> None:
         while self._latest and self.bucket.take():
             address = next(iter(self._latest))
             message, sender = self._latest.pop(address)
+            if isinstance(message, bytes):
+                try:
+                    decoded = decode_datagram(message)
+                except OscDecodeError as exc:
+                    self.rejected += 1
+                    self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
+                    continue
+                message = decoded[0]  # a datagram that starts with an address holds one message
             self._handle(message, sender)
 
     def _handle(self, message: Message, sender: tuple[str, int]) -> None:

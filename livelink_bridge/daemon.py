@@ -25,14 +25,13 @@ from .daemon_config import DaemonConfig
 from .engine import StreamingEngine
 from .frames import RigFrame
 from .gapless import GaplessSource
-from .guidance_state import GuidanceState
+from .guidance_state import ControlInbox, GuidanceState
 from .guidance_worker import AnimatorRecipe, GuidanceWorker
 from .hotkeys import Hotkeys
 from medtalk_core.audio import zero_nonfinite
 from medtalk_core.inference_mode import rules
 
 from .monitor import AudioMonitor
-from .net_audio import NetworkSource
 from .process_tuning import ProcessTuning
 from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
 from .stall import StallGuard
@@ -49,14 +48,16 @@ _MAX_WAIT_S = 0.02  # longest a wait for audio (loop) or for a deadline (sender)
 _IDLE_WAIT_S = 0.002  # the sender's pause when a deadline has passed but nothing can be sent
 
 
-def build_source(cfg: DaemonConfig) -> AudioSource:
+def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> AudioSource:
+    """The configured audio source; a network source's control messages go to `control`."""
     s = cfg.source
     if s.kind == "mic":
         return MicSource(s.input_device, chunk_ms=s.chunk_ms, queue_blocks=s.queue_blocks)
     if s.kind == "network":
         from .net_listeners import network_source
 
-        return network_source(s.listen, chunk_ms=s.chunk_ms, buffer_s=s.buffer_s)
+        return network_source(s.listen, chunk_ms=s.chunk_ms, buffer_s=s.buffer_s, control=control,
+                              max_control_per_s=cfg.control.max_reads_per_s)
     path = example_path() if s.kind == "example" else s.path
     return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms,
                       resampler=rules(cfg.model.mode).resampler)
@@ -104,6 +105,7 @@ class Daemon:
         self.source = source
         self.transports = transports
         self.stats = StreamStats()
+        self.inbox = ControlInbox(cfg.control.max_string_bytes)  # control from the audio stream, once ready
         self._stop = threading.Event()
         self._sender_done = threading.Event()
         self._clock_lock = threading.Lock()  # the loop pushes frames, the sender takes them
@@ -130,7 +132,7 @@ class Daemon:
     def start(self) -> "Daemon":
         cfg = self.cfg
         if self.source is None:  # first: a missing audio file fails before any model loads
-            self.source = build_source(cfg)
+            self.source = build_source(cfg, self.inbox)
         self.tuning = ProcessTuning(cfg.model.threads)
         self.tuning.apply()
         if self.animator is None:
@@ -143,8 +145,7 @@ class Daemon:
         if self.animator.backbones.guidance is not None:  # descriptions and photos: built in a child process
             self.guidance_worker = GuidanceWorker(AnimatorRecipe.of(self.animator), self.state.prepared).start()
             self.state.preparer = self.guidance_worker
-        if isinstance(self.source, NetworkSource):  # its JSON control messages post to the same state as OSC
-            self.source.guidance = self.state
+        self.inbox.connect(self.state)  # a network stream's JSON control messages: the same state as OSC
         snap = self.state.snapshot()
         self._guidance_version = snap.version
         self.engine = StreamingEngine(self.animator, cfg.engine, guidance=snap.feature, catch_up=self.realtime)
@@ -170,8 +171,7 @@ class Daemon:
         if self.realtime:  # a stall of any length is bridged by a counted gap, never a crash
             self.stall = StallGuard(self.engine, self.segmenter)
         if c.enabled:
-            self.control = ControlServer(self.state, c.host, c.port, c.max_messages_per_s, c.burst,
-                                         status=lambda: self.stats.as_dict()).start()
+            self.control = ControlServer(self.state, c, status=lambda: self.stats.as_dict()).start()
         if c.hotkeys and Hotkeys.available():
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
         self.stats.source = {"file": f"file:{cfg.source.path}", "network": cfg.source.listen}.get(cfg.source.kind,

@@ -19,22 +19,14 @@ from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
 from .clock import ClockConfig
+from .control import ControlConfig
+from .engine import EngineConfig
+from .guidance_state import MAX_INTENSITY
 from .idle import IdleConfig
+from .status import StatusConfig
 
 SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
-
-    window_s: float = 1.0  # audio context fed to the model each hop (the model's receptive field is ~0.5 s)
-    hop_ms: float = 16.7  # the model runs every hop of new audio (every frame: docs/LIVE.md, "Latency")
-    lookahead_ms: float = 33.3  # frames are emitted this far behind the newest audio (future context)
-    crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
-    transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
-    idle: IdleConfig = field(default_factory=IdleConfig)
 
 
 @dataclass(frozen=True)
@@ -113,27 +105,6 @@ class TransportsConfig:
 
 
 @dataclass(frozen=True)
-class ControlConfig:
-    """The OSC control server and terminal hotkeys."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 9001
-    max_messages_per_s: float = 50.0  # flood limit (token bucket); excess messages are dropped and logged
-    burst: int = 100  # token bucket size
-    max_string_bytes: int = 2048  # longer strings are rejected
-    hotkeys: bool = True  # only where stdin is a terminal
-    emotion: str = "neutral"  # guidance at start
-    strength: float = 1.0  # strength of a label guidance
-    intensity: float = 1.0  # emotion intensity scale at start (0 = neutral, 1 = as predicted, up to 2)
-
-
-@dataclass(frozen=True)
-class StatusConfig:
-    interval_s: float = 1.0  # how often the status line (or plain log line) is refreshed
-
-
-@dataclass(frozen=True)
 class DaemonConfig:
     """Everything `medtalk run` needs; `configs/default.yaml` spells out the defaults."""
 
@@ -187,8 +158,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("model.threads must be >= 1")
     if cfg.clock.playout_delay_ms <= 0:
         raise ConfigError("clock.playout_delay_ms must be > 0")
-    if not 0.0 <= cfg.control.intensity <= 2.0:
-        raise ConfigError("control.intensity must be within 0..2")
+    if not 0.0 <= cfg.control.intensity <= MAX_INTENSITY:
+        raise ConfigError(f"control.intensity must be within 0..{MAX_INTENSITY:g}")
     t = cfg.transports
     for key, port in (("control.port", cfg.control.port), ("transports.osc.port", t.osc.port),
                       ("transports.livelink_face.port", t.livelink_face.port)):

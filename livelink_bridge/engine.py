@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,13 +34,24 @@ from medtalk_core.guidance import mix
 from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
-from .daemon_config import EngineConfig
 from .frames import RigFrame
-from .idle import IdleMotion
+from .idle import IdleConfig, IdleMotion
 
 logger = logging.getLogger(__name__)
 
 _SLACK_S = 1.0  # ring buffer room beyond window + hop + lookahead, for chunks that arrive in bursts
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The sliding-window streaming engine (see `livelink_bridge.engine`)."""
+
+    window_s: float = 1.0  # audio context fed to the model each hop (the model's receptive field is ~0.5 s)
+    hop_ms: float = 16.7  # the model runs every hop of new audio (every frame: docs/LIVE.md, "Latency")
+    lookahead_ms: float = 33.3  # frames are emitted this far behind the newest audio (future context)
+    crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
+    transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
+    idle: IdleConfig = field(default_factory=IdleConfig)
 
 
 @dataclass(frozen=True)

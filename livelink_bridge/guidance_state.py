@@ -282,3 +282,20 @@ def _spec_name(spec: GuidanceSpec) -> str:
     if spec.label is not None:
         return EMOTIONS[spec.label]
     return f"text: {spec.text}" if spec.text is not None else f"image: {Path(spec.image).name}"
+
+
+class ControlInbox:
+    """The door a part built before the guidance state (a network source: it exists before the
+    model loads) posts control requests through; until `connect()`, they are refused."""
+
+    def __init__(self, max_string_bytes: int = MAX_STRING_BYTES) -> None:
+        self.max_string_bytes = max_string_bytes
+        self._state: GuidanceState | None = None
+
+    def connect(self, state: GuidanceState) -> None:
+        self._state = state
+
+    def post(self, request: GuidanceRequest) -> None:
+        if self._state is None:
+            raise MedtalkError("this daemon takes no guidance changes yet")
+        self._state.post(request)

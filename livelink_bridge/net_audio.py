@@ -26,7 +26,7 @@ from medtalk_core.audio import SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
 
 from .control import StatusQuery, decode
-from .guidance_state import GuidanceState
+from .guidance_state import ControlInbox
 from .sources import AudioChunk, StreamResampler, level_db
 
 logger = logging.getLogger(__name__)
@@ -134,13 +134,13 @@ class StreamSession:
         args = obj.get("args", [])
         if not isinstance(args, list):
             raise MedtalkError("control args must be a list")
-        state = self.source.guidance
-        if state is None:
-            raise MedtalkError("this daemon takes no guidance changes yet")
-        request = decode(obj["control"], tuple(args), state.max_string_bytes)
+        inbox = self.source.control
+        if inbox is None:
+            raise MedtalkError("this daemon takes no guidance changes on its audio streams")
+        request = decode(obj["control"], tuple(args), inbox.max_string_bytes)
         if isinstance(request, StatusQuery):
             raise MedtalkError("/medtalk/status is answered on the OSC control port")
-        state.post(request)
+        inbox.post(request)
 
     def close(self) -> None:
         self.source._end_stream(self)
@@ -151,11 +151,12 @@ class NetworkSource:
     A listener (`net_listeners`) calls `open_stream()` for each client; the daemon calls `read()`."""
 
     def __init__(self, url: str, listener_factory: Callable[["NetworkSource"], Any], chunk_ms: float = 5.0,
-                 buffer_s: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+                 buffer_s: float = 2.0, control: ControlInbox | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url
         self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
         self.max_buffered = max(self.chunk, int(buffer_s * SAMPLE_RATE))  # samples queued at most
-        self.guidance: GuidanceState | None = None  # set by the daemon: JSON control messages post here
+        self.control = control  # where JSON control messages go; None = refused
         self._listener_factory = listener_factory
         self._listener: Any = None
         self._clock = clock

@@ -15,10 +15,14 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from medtalk_core.errors import MedtalkError
+
+from .control import ControlConfig, TokenBucket
+from .guidance_state import ControlInbox
 
 from .net_audio import MAX_HEADER_BYTES, NetworkSource, StreamRefused
 
@@ -52,9 +56,10 @@ def _close_reason(exc: Exception) -> str:
 class WebSocketListener:
     """`start()` binds and serves on a thread; `close()` closes every connection and joins."""
 
-    def __init__(self, source: NetworkSource, host: str, port: int) -> None:
+    def __init__(self, source: NetworkSource, host: str, port: int, max_control_per_s: float) -> None:
         self.source = source
         self.host, self.port = host, port
+        self.max_control_per_s = max_control_per_s
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -94,9 +99,15 @@ class WebSocketListener:
             return
         except ConnectionClosed:
             return
+        # Control messages are cheap to post (guidance is built elsewhere, latest wins), but a
+        # client sending them as fast as it can would keep this thread busy, and a busy thread
+        # slows every model run through the GIL: past the limit the socket is left unread.
+        pace = TokenBucket(self.max_control_per_s, max(1, int(self.max_control_per_s / 10)))
         try:
             for message in connection:
                 if isinstance(message, str):
+                    while not pace.take() and not self.source.closing:
+                        time.sleep(1.0 / pace.rate)
                     try:
                         session.control(message)
                     except MedtalkError as exc:  # told to the client; the stream goes on
@@ -199,8 +210,13 @@ class TcpListener:
             self._server = None
 
 
-def network_source(url: str, chunk_ms: float = 5.0, buffer_s: float = 2.0) -> NetworkSource:
-    """The source for `--source ws://HOST:PORT` or `tcp://HOST:PORT` (listening once started)."""
+def network_source(url: str, chunk_ms: float = 5.0, buffer_s: float = 2.0, control: ControlInbox | None = None,
+                   max_control_per_s: float = ControlConfig.max_reads_per_s) -> NetworkSource:
+    """The source for `--source ws://HOST:PORT` or `tcp://HOST:PORT` (listening once started);
+    a WebSocket's control messages go to `control`, read at most `max_control_per_s` a second."""
     scheme, host, port = parse_listen_url(url)
-    listener = WebSocketListener if scheme == "ws" else TcpListener
-    return NetworkSource(url, lambda src: listener(src, host, port), chunk_ms=chunk_ms, buffer_s=buffer_s)
+    if scheme == "ws":
+        factory = lambda src: WebSocketListener(src, host, port, max_control_per_s)  # noqa: E731
+    else:
+        factory = lambda src: TcpListener(src, host, port)  # noqa: E731
+    return NetworkSource(url, factory, chunk_ms=chunk_ms, buffer_s=buffer_s, control=control)

@@ -8,11 +8,19 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The status line of `medtalk run`."""
+
+    interval_s: float = 1.0  # how often the status line (or plain log line) is refreshed
 
 
 class StreamStats:

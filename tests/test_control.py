@@ -16,7 +16,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
-from livelink_bridge.control import STATUS_REPLY, ControlServer, decode
+from livelink_bridge.control import ControlConfig, STATUS_REPLY, ControlServer, decode
 from livelink_bridge.guidance_state import GuidanceRequest, GuidanceState
 from livelink_bridge.hotkeys import Hotkeys
 from medtalk_core.errors import MedtalkError
@@ -45,7 +45,7 @@ def applying(state: GuidanceState):
 @pytest.fixture
 def server(animator):
     state = GuidanceState(animator, "neutral")
-    srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=200, burst=400,
+    srv = ControlServer(state, ControlConfig(port=0, max_messages_per_s=200, burst=400),
                         status=lambda: {"fps": 60.0}).start()
     with applying(state):
         yield srv
@@ -123,7 +123,7 @@ def test_non_image_file_is_rejected(server, tmp_path):
 
 def test_garbage_and_floods_do_not_stop_the_server(animator):
     state = GuidanceState(animator, "neutral")
-    srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=20, burst=20).start()
+    srv = ControlServer(state, ControlConfig(port=0, max_messages_per_s=20, burst=20)).start()
     try:
         rng = __import__("random").Random(0)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

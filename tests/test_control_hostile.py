@@ -17,7 +17,7 @@ import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
-from livelink_bridge.control import ControlServer, decode
+from livelink_bridge.control import ControlConfig, ControlServer, decode
 from livelink_bridge.guidance_state import GuidanceState
 from livelink_bridge.osc_wire import (ACK, MAX_DEPTH, PATTERN_CHARS, Message, OscDecodeError,
                                       decode_datagram)
@@ -48,7 +48,7 @@ ISSUE_DATAGRAMS = (NEGATIVE_ELEMENT, BACKTRACKING_PATTERN, HOUR_AHEAD_STATUS, MI
 @pytest.fixture
 def server(animator):
     state = GuidanceState(animator, "neutral")
-    srv = ControlServer(state, "127.0.0.1", 0, max_messages_per_s=50, burst=20).start()
+    srv = ControlServer(state, ControlConfig(port=0, max_messages_per_s=50, burst=20)).start()
     with applying(state):
         yield srv
     srv.close()
@@ -152,8 +152,10 @@ def test_each_issue_datagram_leaves_the_server_answering(server):
 
 def test_bundle_elements_count_against_the_rate_limit(server):
     _send(server, _bundle(*[_msg("/medtalk/mute", i % 2) for i in range(220)]))
-    assert wait_for(lambda: server.accepted + server.dropped >= 220)
-    assert server.accepted <= 21 and server.dropped >= 199  # burst 20 (+ refill), not one datagram's worth
+    assert wait_for(lambda: server.accepted + server.coalesced >= 220)
+    # burst 20 (+ refill), not one datagram's worth; the rest gave way to the newest, which applies
+    assert server.accepted <= 22 and server.coalesced >= 198
+    assert wait_for(lambda: server.state.snapshot().muted)  # the last element: mute 1
 
 
 def test_a_fader_faster_than_the_limit_ends_on_its_final_value(server):
@@ -174,7 +176,7 @@ def test_rejections_log_a_bounded_number_of_short_lines(server, caplog):
     counts = []
 
     def settled() -> bool:  # every datagram the socket kept has been handled
-        counts.append(server.rejected + server.dropped)
+        counts.append(server.rejected + server.dropped + server.coalesced)
         return len(counts) > 10 and counts[-1] == counts[-10] > 100
 
     assert wait_for(settled, timeout=10)

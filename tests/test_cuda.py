@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from livelink_bridge.bake import BakeOptions, bake
-from livelink_bridge.daemon_config import EngineConfig, IdleConfig
+from livelink_bridge.engine import EngineConfig
+from livelink_bridge.idle import IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from livelink_bridge.writers import read_rig_file
 from medtalk_core import checkpoint

@@ -22,7 +22,8 @@ import torch
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.daemon import Daemon
-from livelink_bridge.daemon_config import DaemonConfig, IdleConfig
+from livelink_bridge.daemon_config import DaemonConfig
+from livelink_bridge.idle import IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
 from livelink_bridge.sources import example_path
 from livelink_bridge.status import format_status

@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from livelink_bridge.clock import FrameClock
-from livelink_bridge.daemon_config import EngineConfig, IdleConfig
-from livelink_bridge.engine import StreamingEngine, stream_array
+from livelink_bridge.engine import EngineConfig, StreamingEngine, stream_array
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.idle import IdleMotion
+from livelink_bridge.idle import IdleConfig, IdleMotion
 from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames
 from medtalk_core.rig import controller_names, s_lip, valid_ranges
 

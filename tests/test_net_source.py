@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from livelink_bridge.daemon import Daemon
 from livelink_bridge.daemon_config import DaemonConfig, validate
 from livelink_bridge.net_audio import NetworkSource, PcmDecoder, StreamFormat, StreamRefused, parse_header
-from livelink_bridge.net_listeners import network_source, parse_listen_url
+from livelink_bridge.net_listeners import parse_listen_url
 from livelink_bridge.sources import example_path
 from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, resample
 from medtalk_core.errors import ConfigError, MedtalkError
@@ -204,7 +204,7 @@ def live(request, stream_animator):
     cfg = rep(cfg, source=rep(cfg.source, kind="network", listen=f"{request.param}://127.0.0.1:0"),
               control=rep(cfg.control, enabled=False, hotkeys=False), model=rep(cfg.model, transcribe=False))
     log = FrameLog()
-    daemon = Daemon(cfg, animator=stream_animator, source=network_source(cfg.source.listen), transports=[log])
+    daemon = Daemon(cfg, animator=stream_animator, transports=[log])
     daemon.start()
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()

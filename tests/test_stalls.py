@@ -21,7 +21,7 @@ import soundfile as sf
 from livelink_bridge.clock import FrameClock
 from livelink_bridge.commands import send as send_cmd
 from livelink_bridge.daemon import Daemon
-from livelink_bridge.daemon_config import EngineConfig
+from livelink_bridge.engine import EngineConfig
 from livelink_bridge.engine import StreamingEngine
 from livelink_bridge.sources import AudioChunk, example_path
 from livelink_bridge.stall import StallGuard, drop_oldest
