@@ -14,16 +14,19 @@ interpreter's exit forever), and a child that does not stop when asked is termin
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
+import sys
 from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
 CHILD_NICENESS = 10  # a child's work is wanted in seconds, a frame within milliseconds
 PARENT_CHECK_S = 1.0  # how often an idle child checks that the daemon is still there
+_PR_SET_NAME = 15  # prctl option: the thread's name, as /proc/PID/comm shows it
 
 
 def serve_requests(handle: Callable[[Any], Any], inbox: Any, outbox: Any) -> None:
@@ -42,14 +45,26 @@ def serve_requests(handle: Callable[[Any], Any], inbox: Any, outbox: Any) -> Non
         outbox.put(handle(item))
 
 
-def lower_priority(threads: int = 1) -> None:
-    """In the child: yield the CPU to the daemon, and use one torch thread (idle pool threads spin)."""
+def lower_priority(name: str, threads: int = 1) -> None:
+    """In the child: yield the CPU to the daemon, use one torch thread (idle pool threads spin),
+    and go by `name` in `top` and `ps -o comm` (Linux), so a user can tell the children apart."""
     os.nice(CHILD_NICENESS)
+    _set_process_name(name)
     try:
         import torch
 
         torch.set_num_threads(threads)
     except ImportError:  # a child that never imports torch needs no thread setting
+        pass
+
+
+def _set_process_name(name: str) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: only the name shown by ps is lost
         pass
 
 

@@ -62,6 +62,7 @@ _STATUS_PREFIX = STATUS.encode() + b"\0"
 _STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
 _POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
 _MAX_DATAGRAM = 65536
+_RECEIVE_BUFFER = 1 << 20  # bytes asked of the kernel for queued datagrams
 
 
 class StatusQuery:
@@ -184,6 +185,9 @@ class ControlServer:
             sock.close()
             raise MedtalkError(f"cannot listen for control on {self.host}:{self.port}: {exc}") from None
         sock.settimeout(_POLL_S)
+        # Room for a burst that arrives while this thread waits for the GIL (the kernel grants
+        # at most net.core.rmem_max; what it drops then is lost, as UDP may always be).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         self._sock = sock
         self.host, self.port = sock.getsockname()[:2]
         self._stop.clear()

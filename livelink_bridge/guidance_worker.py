@@ -105,7 +105,7 @@ class _Prepare:
 
 
 def _serve(recipe: AnimatorRecipe, inbox: Any, outbox: Any) -> None:
-    lower_priority()
+    lower_priority("mt-guidance")
     try:
         prepare = _Prepare(recipe)
     except Exception as exc:  # a model that cannot load here fails the requests, not the daemon
@@ -157,6 +157,8 @@ class GuidanceWorker:
             try:
                 item = self._child.get(_POLL_S)
             except (queue.Empty, OSError, ValueError, EOFError):
+                if self.failure is None and not self._child.alive:
+                    self._status("failed", f"its process ended (exit code {self._child.process.exitcode})")
                 continue
             if isinstance(item, tuple):
                 self._status(*item)

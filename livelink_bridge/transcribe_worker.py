@@ -123,7 +123,7 @@ def _serve_thread(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
 
 def _serve_process(factory: Callable[[], Any], inbox: Any, outbox: Any) -> None:
     """In the child process, at a lower CPU priority than the daemon."""
-    lower_priority()
+    lower_priority("mt-transcribe")
     serve_requests(_Transcribe(factory), inbox, outbox)
 
 
