@@ -2,13 +2,15 @@
 
 Both hand out `AudioChunk`s: mono float32 at 16 kHz with the capture time (time.time() clock)
 of their first sample. The microphone callback only copies into a bounded queue (it never
-blocks the audio thread; overflows are counted); mixing, resampling and device-loss handling
-happen in `read()`, on the daemon's thread. A live source may deliver nothing for a while
-(device lost, suspended, not started yet): `livelink_bridge.gapless` keeps the timeline going.
+blocks the audio thread; overflows are counted); its capture times (`capture_clock`), mixing,
+resampling and device-loss handling happen in `read()`, on the daemon's thread. A live source
+may deliver nothing for a while (device lost, suspended, not started yet): `livelink_bridge.gapless`
+keeps the timeline going.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import queue
@@ -22,7 +24,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, polyphase_filter, rate_ratio, rms, to_mono
-from medtalk_core.errors import MedtalkError
+from medtalk_core.errors import ConfigError, MedtalkError
+
+from .capture_clock import Callback, CaptureClock
 
 logger = logging.getLogger(__name__)
 
@@ -129,22 +133,75 @@ class _ChunkTimer:
 
 # --- microphone ------------------------------------------------------------------------------
 _MAX_PATIENCE_S = 8.0  # longest wait for the first block of a reopened stream before another reopen
-StreamFactory = Callable[..., Any]  # (device, samplerate, channels, blocksize, callback) -> stream
-DeviceQuery = Callable[[Any], dict]  # device -> {"name", "default_samplerate", "max_input_channels"}
+StreamFactory = Callable[..., Any]  # (device, samplerate, channels, blocksize, callback, latency) -> stream
+DeviceQuery = Callable[[Any], dict]  # device -> {"name", "default_samplerate", "max_input_channels", "hostapi_name"}
+Latency = str | float  # PortAudio's suggested input latency: "low", "high" or seconds
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """How a host API delivers input regularly: what to ask of it when the config does not say."""
+
+    block_ms: float  # samples per callback, in ms; 0 = whatever the host API delivers (its own period)
+    latency: Latency  # PortAudio's suggested input latency
+    why: str  # measured here, or what PortAudio's documentation for that host API says
+
+
+# By PortAudio's host API name. ALSA measured here (docs/LIVE.md, "Microphone"); the others from
+# PortAudio's documentation of each host API.
+HOST_API_STREAMS: dict[str, StreamChoice] = {
+    "ALSA": StreamChoice(5.0, "low", "measured through ALSA's PulseAudio plugin: at the default (high) latency "
+                         "5 ms blocks come in bursts, at low latency one every 5 ms"),
+    "PulseAudio": StreamChoice(5.0, "low", "PortAudio's own PulseAudio host API: as ALSA's plugin (not measured)"),
+    "JACK Audio Connection Kit": StreamChoice(0.0, "low", "one block per JACK cycle, JACK's own period"),
+    "Core Audio": StreamChoice(5.0, "low", "the device's I/O buffer is sized to the block: one callback each"),
+    "Windows WASAPI": StreamChoice(10.0, "low", "shared mode runs every 10 ms: smaller blocks would come in bursts"),
+    "Windows WDM-KS": StreamChoice(10.0, "low", "the kernel streaming period (10 ms) per callback"),
+    "ASIO": StreamChoice(0.0, "low", "the driver's own buffer size per callback"),
+    "Windows DirectSound": StreamChoice(10.0, "high", "polled: needs its high latency to deliver regularly"),
+    "MME": StreamChoice(10.0, "high", "polled: needs its high latency to deliver regularly"),
+}
+OTHER_HOST_API = StreamChoice(5.0, "low", "a host API without a measured choice")
+
+
+@dataclass(frozen=True)
+class MicConfig:
+    """How the microphone's stream is opened; None = the host API's choice (HOST_API_STREAMS)."""
+
+    block_ms: float | None = None  # samples per callback, in ms (0 = what the host API delivers)
+    latency: Latency | None = None  # PortAudio's suggested input latency: "low", "high" or seconds
+
+    def __post_init__(self) -> None:
+        if self.block_ms is not None and not self.block_ms >= 0:
+            raise ConfigError(f"mic block_ms must be 0 or more, got {self.block_ms!r}")
+        if isinstance(self.latency, str) and self.latency not in ("low", "high"):
+            raise ConfigError(f"mic latency must be 'low', 'high' or seconds, got {self.latency!r}")
+        if isinstance(self.latency, (int, float)) and not (0 < self.latency < 2):
+            raise ConfigError(f"mic latency must be between 0 and 2 seconds, got {self.latency!r}")
+
+    def choose(self, hostapi: str) -> tuple[float, Latency, str]:
+        """(block ms, latency, where they come from) for a device of this host API."""
+        choice = HOST_API_STREAMS.get(hostapi, OTHER_HOST_API)
+        block = choice.block_ms if self.block_ms is None else self.block_ms
+        latency = choice.latency if self.latency is None else self.latency
+        chosen = self.block_ms is None or self.latency is None
+        return block, latency, f"{hostapi or 'unknown host API'}: {choice.why}" if chosen else "the config"
 
 
 def _sounddevice_stream(device: Any, samplerate: int, channels: int, blocksize: int,
-                        callback: Callable) -> Any:
+                        callback: Callable, latency: Latency | None = None) -> Any:
     import sounddevice as sd
 
-    return sd.InputStream(device=device, samplerate=samplerate, channels=channels,
-                          blocksize=blocksize, dtype="float32", callback=callback)
+    return sd.InputStream(device=device, samplerate=samplerate, channels=channels, blocksize=blocksize,
+                          latency=latency, dtype="float32", callback=callback)
 
 
 def _sounddevice_query(device: Any) -> dict:
     import sounddevice as sd
 
-    return dict(sd.query_devices(device, kind="input"))
+    info = dict(sd.query_devices(device, kind="input"))
+    info["hostapi_name"] = sd.query_hostapis(info["hostapi"])["name"]
+    return info
 
 
 def _sounddevice_refresh() -> None:
@@ -185,7 +242,7 @@ def list_input_devices() -> list[dict]:
 @dataclass(frozen=True)
 class _Block:
     samples: np.ndarray  # (frames, channels) float32 at the stream's native rate
-    time: float  # capture time of its first sample
+    callback: Callback  # when it reached the callback (the capture clock's input)
     stream: int  # which opening of the device it came from
     rate: int  # that opening's native rate
 
@@ -199,15 +256,22 @@ class MicSource:
     that fails takes ~0.25 s, stopping a stream that waits for data up to 2 s), so none of them
     runs on the daemon's thread: `read()` only converts queued blocks. While the device is gone
     it returns nothing; `GaplessSource` (the daemon's wrapper of every live source) fills the
-    timeline with silence so the face keeps idling."""
+    timeline with silence so the face keeps idling.
 
-    def __init__(self, device: str | int | None = None, chunk_ms: float = 5.0, queue_blocks: int = 400,
+    Capture times follow the audio, not the callbacks: each opening has its own sample-count
+    clock (`capture_clock.CaptureClock`), and the block size and latency asked of the stream are
+    the host API's regular ones (`MicConfig`, `HOST_API_STREAMS`) unless configured.
+    `input_latency_s` is what the open stream reports (the playout delay adds it) and
+    `clock_name` which clock the capture times follow ("adc" or "callback-sample")."""
+
+    def __init__(self, device: str | int | None = None, chunk_ms: float | None = None, queue_blocks: int = 400,
                  stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
                  refresh_devices: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
                  lost_after_s: float = 2.0, backoff_s: tuple[float, float] = (0.25, 1.0),
-                 keeper_interval_s: float | None = 0.05) -> None:
+                 keeper_interval_s: float | None = 0.05, config: MicConfig = MicConfig()) -> None:
         self.device = parse_device(device)
-        self.chunk_ms = chunk_ms
+        # chunk_ms (the source's chunk length, as the daemon passes it) is the block size when given
+        self.config = config if chunk_ms is None else dataclasses.replace(config, block_ms=chunk_ms)
         self._factory = stream_factory or _sounddevice_stream
         self._query = device_query or _sounddevice_query
         self._refresh = refresh_devices or _sounddevice_refresh
@@ -233,7 +297,10 @@ class MicSource:
         self._reading = 0
         self._resampler: StreamResampler | None = None
         self._timer: _ChunkTimer | None = None
+        self._capture: CaptureClock | None = None
+        self._dropped = 0  # samples of blocks the full queue refused since the last one queued (audio thread)
         self.device_name = ""
+        self.input_latency_s = 0.0  # input latency the open stream reports (0 where it says nothing)
         self.exhausted = False  # a microphone never runs out
         self.overflows = 0
         self.reopens = 0
@@ -242,6 +309,11 @@ class MicSource:
     @property
     def end_frame(self) -> int | None:
         return None  # a microphone never ends
+
+    @property
+    def clock_name(self) -> str:
+        """Which clock the capture times follow: "adc" or "callback-sample" (before any audio too)."""
+        return self._capture.name if self._capture is not None else "callback-sample"
 
     # --- lifecycle (the owner's thread) ---
     def start(self) -> None:
@@ -302,17 +374,24 @@ class MicSource:
             info = self._query(self.device)
         rate = int(round(float(info["default_samplerate"])))
         channels = max(1, min(2, int(info["max_input_channels"])))
-        blocksize = max(1, int(round(rate * self.chunk_ms / 1000.0)))
+        block_ms, latency, why = self.config.choose(str(info.get("hostapi_name", "")))
+        blocksize = int(round(rate * block_ms / 1000.0))
+        if block_ms > 0:
+            blocksize = max(1, blocksize)
         opening = self._opened + 1
         self._heard = False
         self._last_callback = self._clock()
-        stream = self._factory(self.device, rate, channels, blocksize, self._callback_for(opening, rate))
+        stream = self._factory(self.device, rate, channels, blocksize, self._callback_for(opening, rate),
+                               latency=latency)
+        self.input_latency_s = float(getattr(stream, "latency", 0.0) or 0.0)  # before its first block is read
         stream.start()
         self._opened = opening
         self._stream = stream
         self.device_name = str(info.get("name", self.device))
-        logger.info("audio input: %s (%d Hz, %d channel%s)", self.device_name, rate, channels,
-                    "" if channels == 1 else "s")
+        logger.info("audio input: %s (%d Hz, %d channel%s), %s blocks at %s latency (%s); the stream reports "
+                    "%.1f ms", self.device_name, rate, channels, "" if channels == 1 else "s",
+                    f"{block_ms:g} ms" if block_ms > 0 else "host-sized", latency, why,
+                    1000 * self.input_latency_s)
 
     def _reopen(self, now: float) -> None:
         try:
@@ -341,16 +420,21 @@ class MicSource:
     # --- audio thread ---
     def _callback_for(self, opening: int, rate: int) -> Callable:
         def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-            """Runs on PortAudio's thread: copy and enqueue, nothing else (never block)."""
+            """Runs on PortAudio's thread: record when, copy and enqueue, nothing else (never block)."""
             now = self._clock()
             self._last_callback = now
             self._heard = True
-            if status is not None and getattr(status, "input_overflow", False):
+            overflow = status is not None and bool(getattr(status, "input_overflow", False))
+            if overflow:
                 self.overflows += 1
+            when = Callback(now, frames, float(getattr(time_info, "inputBufferAdcTime", 0.0)),
+                            float(getattr(time_info, "currentTime", 0.0)), overflow, self._dropped)
             try:
-                self._queue.put_nowait(_Block(indata.copy(), now - frames / rate, opening, rate))
+                self._queue.put_nowait(_Block(indata.copy(), when, opening, rate))
+                self._dropped = 0
             except queue.Full:
                 self.overflows += 1
+                self._dropped += frames  # the clock counts them, so the times after the loss stay true
 
         return callback
 
@@ -364,19 +448,26 @@ class MicSource:
         except queue.Empty:
             pass
         chunks = []
-        for block in blocks:
-            if block.stream < self._reading:
-                continue  # left over from an opening before the one being read
-            if block.stream != self._reading:  # a new opening, perhaps at another rate
-                self._reading = block.stream
-                self._resampler = StreamResampler(block.rate)
-                self._timer = _ChunkTimer(block.rate)
-            mono = to_mono(block.samples)
-            out = self._resampler.process(mono)
-            chunk = self._timer.chunk(block.time, mono.shape[0], out)
-            if out.size:
-                chunks.append(chunk)
-                self.level_db = level_db(out)
+        while blocks:
+            if blocks[0].stream < self._reading:
+                blocks.pop(0)  # left over from an opening before the one being read
+                continue
+            if blocks[0].stream != self._reading:  # a new opening, perhaps at another rate: a new clock
+                first = blocks[0]
+                self._reading = first.stream
+                self._resampler = StreamResampler(first.rate)
+                self._timer = _ChunkTimer(first.rate)
+                self._capture = CaptureClock(first.rate, self.input_latency_s)
+            n = next((i for i, b in enumerate(blocks) if b.stream != self._reading), len(blocks))
+            run, blocks = blocks[:n], blocks[n:]
+            times = self._capture.place([b.callback for b in run])
+            for block, t in zip(run, times):
+                mono = to_mono(block.samples)
+                out = self._resampler.process(mono)
+                chunk = self._timer.chunk(t, mono.shape[0], out)
+                if out.size:
+                    chunks.append(chunk)
+                    self.level_db = level_db(out)
         return chunks
 
 

@@ -38,9 +38,12 @@ def test_stream_resampler_equals_resample_poly_with_no_seams(rate):
 class FakeStream:
     """Stands in for sounddevice.InputStream; the test calls `feed` as PortAudio would."""
 
-    def __init__(self, device, samplerate, channels, blocksize, callback):
+    def __init__(self, device, samplerate, channels, blocksize, callback, latency=None, reports=None):
         self.samplerate, self.channels, self.blocksize = samplerate, channels, blocksize
         self.callback = callback
+        self.asked_latency = latency  # what MicSource asked for ("low", "high", seconds)
+        if reports is not None:
+            self.latency = reports  # what the opened stream reports, in seconds (a fake without it reports nothing)
         self.active = False
         self.closed = False
 
@@ -56,26 +59,29 @@ class FakeStream:
     def close(self):
         self.closed = True
 
-    def feed(self, block: np.ndarray, overflow: bool = False) -> None:
-        self.callback(block, block.shape[0], None, SimpleNamespace(input_overflow=overflow))
+    def feed(self, block: np.ndarray, overflow: bool = False, time_info=None) -> None:
+        self.callback(block, block.shape[0], time_info, SimpleNamespace(input_overflow=overflow))
 
 
 class FakeDevice:
     """A factory that records the streams it opens and fails `fail` times on request."""
 
-    def __init__(self, rate=48000, channels=2):
+    def __init__(self, rate=48000, channels=2, hostapi=None, reports=None):
         self.info = {"name": "Fake Mic", "default_samplerate": float(rate), "max_input_channels": channels}
+        if hostapi is not None:
+            self.info["hostapi_name"] = hostapi
+        self.reports = reports  # the latency its streams report (None: they report none)
         self.streams: list[FakeStream] = []
         self.fail = 0
 
     def query(self, device):
         return self.info
 
-    def open(self, *args):
+    def open(self, *args, **kwargs):
         if self.fail > 0:
             self.fail -= 1
             raise OSError("device unavailable")
-        self.streams.append(FakeStream(*args))
+        self.streams.append(FakeStream(*args, **kwargs, reports=self.reports))
         return self.streams[-1]
 
 
@@ -138,9 +144,9 @@ def test_mic_reopens_a_lost_device_with_capped_backoff_and_its_new_format():
     attempts = []
     open_stream = dev.open
 
-    def logged_open(*args):
+    def logged_open(*args, **kwargs):
         attempts.append(clock.t)
-        return open_stream(*args)
+        return open_stream(*args, **kwargs)
 
     mic = MicSource(stream_factory=logged_open, device_query=dev.query, clock=clock, backoff_s=(0.25, 1.0),
                     keeper_interval_s=None)  # the test tends the device itself, on its fake clock
