@@ -1,23 +1,16 @@
-"""Live control over OSC: decoding of the address space, and the server that dispatches it.
+"""Live control over OSC: the server that reads the control port and dispatches what it hears.
 
-OSC address space (UDP, default 127.0.0.1:9001; docs/PROTOCOL.md):
-    /medtalk/emotion <label:s|i> [strength:f]   label = name, 3-letter prefix or id 0-6
-    /medtalk/guidance/text <description:s>       e.g. "a tired, reluctant smile"
-    /medtalk/guidance/image <path:s>             a reference face picture on the daemon's disk
-    /medtalk/intensity <scale:f>                 0 = neutral .. 1 = as predicted .. 2
-    /medtalk/mute <0|1>                          1 = ignore the input (idle face)
-    /medtalk/status                              replies /medtalk/status/reply <json:s> to the sender
-Every decoded message is acknowledged to its sender: `/medtalk/ack <address:s> <ok:i> <reason:s>`
-(the status query's reply is its acknowledgement). A bad message (unknown emotion, wrong argument
-types or count, a string over 2 KB, a missing or non-image file, a flood beyond the rate limit,
-a datagram that is not OSC) is logged with its reason (at most 5 lines a second) and changes
-nothing; the stream never stops for it. Datagrams are decoded by our own bounded decoder
-(`osc_wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
+The address space (UDP, default 127.0.0.1:9001) is `control_messages`, documented in
+docs/PROTOCOL.md, section 2. Every decoded message is acknowledged to its sender
+(`/medtalk/ack <address:s> <ok:i> <reason:s>`; the status query's reply is its acknowledgement).
+A bad message (unknown emotion, wrong argument types or count, a string over 2 KB, a missing or
+non-image file, a datagram that is not OSC) is logged with its reason (at most 5 lines a second)
+and changes nothing; the stream never stops for it. Datagrams are decoded by our own bounded
+decoder (`osc_wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
 
 Two steps, kept apart: `decode(address, args)` turns one message into a `GuidanceRequest` (or
 the status query) or raises MedtalkError, touching nothing but the named image file; the server
-then dispatches: it posts the request to the GuidanceState (the daemon loop builds the feature)
-or answers the status query.
+then dispatches: it posts the request to the GuidanceState or answers the status query.
 """
 
 from __future__ import annotations
@@ -34,9 +27,10 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import MedtalkError
 
-from .guidance_state import (MAX_STRING_BYTES, GuidanceRequest, GuidanceState, emotion_request, image_request,
-                             intensity_request, mute_request, text_request)
-from .osc_wire import ACK, STATUS, STATUS_REPLY, Message, OscDecodeError, decode_datagram
+from .control_messages import (ACK, LATEST_WINS, MAX_STRING_BYTES, STATUS, STATUS_REPLY, StatusQuery,
+                               decode)
+from .guidance_state import GuidanceState
+from .osc_wire import Message, OscDecodeError, decode_datagram
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +42,7 @@ class ControlConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9001
-    max_messages_per_s: float = 50.0  # flood limit (token bucket); excess messages are dropped and logged
+    max_messages_per_s: float = 50.0  # changes admitted per second (token bucket); over it, the newest of each kind waits
     burst: int = 100  # token bucket size
     max_reads_per_s: float = 20000.0  # datagrams (stream messages) read per second at most; beyond, left unread
     max_string_bytes: int = MAX_STRING_BYTES  # longer strings are rejected
@@ -57,51 +51,12 @@ class ControlConfig:
     strength: float = 1.0  # strength of a label guidance
     intensity: float = 1.0  # emotion intensity scale at start (0 = neutral, 1 = as predicted, up to 2)
 
-EMOTION, INTENSITY = "/medtalk/emotion", "/medtalk/intensity"
+_LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
 _STATUS_PREFIX = STATUS.encode() + b"\0"
 _STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
 _POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
 _MAX_DATAGRAM = 65536
 _RECEIVE_BUFFER = 1 << 20  # bytes asked of the kernel for queued datagrams
-
-
-class StatusQuery:
-    """The decoded `/medtalk/status` message: answered by the server, changes nothing."""
-
-
-def _args(args: tuple, least: int, most: int) -> tuple:
-    if not least <= len(args) <= most:
-        want = str(least) if least == most else f"{least} to {most}"
-        raise MedtalkError(f"takes {want} argument{'s' if most != 1 else ''}, got {len(args)}")
-    return args
-
-
-def _status(args: tuple, max_bytes: int) -> StatusQuery:
-    _args(args, 0, 0)
-    return StatusQuery()
-
-
-# address -> (arguments, longest string) -> request; each checks the argument count first
-_DECODERS: dict[str, Callable[[tuple, int], GuidanceRequest | StatusQuery]] = {
-    EMOTION: lambda a, n: emotion_request(*_args(a, 1, 2), max_bytes=n),
-    "/medtalk/guidance/text": lambda a, n: text_request(*_args(a, 1, 1), max_bytes=n),
-    "/medtalk/guidance/image": lambda a, n: image_request(*_args(a, 1, 1), max_bytes=n),
-    INTENSITY: lambda a, n: intensity_request(*_args(a, 1, 1)),
-    "/medtalk/mute": lambda a, n: mute_request(*_args(a, 1, 1)),
-    STATUS: _status,
-}
-# Every change of the guidance replaces the one before: over the rate limit only the newest of
-# each matters (a fader moved fast, a burst of descriptions), and it is held back, never dropped.
-LATEST_WINS = tuple(a for a in _DECODERS if a != STATUS)
-_LATEST_WINS_PREFIXES = tuple(a.encode() + b"\0" for a in LATEST_WINS)
-
-
-def decode(address: str, args: tuple, max_string_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest | StatusQuery:
-    """One OSC message -> what it asks for; MedtalkError (with the reason) when it is bad."""
-    decoder = _DECODERS.get(address)
-    if decoder is None:
-        raise MedtalkError(f"unknown address {address[:100]}")
-    return decoder(tuple(args), max_string_bytes)
 
 
 class TokenBucket:

@@ -102,7 +102,8 @@ class Daemon:
                  transports: list[Transport] | None = None) -> None:
         self.cfg = cfg
         self.animator = animator
-        self.source = source
+        self.source = source  # the audio input as built
+        self.timeline: GaplessSource | None = None  # live: the source with silence wherever it delivers nothing
         self.transports = transports
         self.stats = StreamStats()
         self.inbox = ControlInbox(cfg.control.max_string_bytes)  # control from the audio stream, once ready
@@ -123,6 +124,11 @@ class Daemon:
         self._guidance_version = -1
         self._send_errors = 0
         self.tuning: ProcessTuning | None = None
+
+    @property
+    def _input(self) -> AudioSource:
+        """What the loop reads: the gapless timeline when live, else the source itself."""
+        return self.timeline if self.timeline is not None else self.source
 
     @property
     def realtime(self) -> bool:
@@ -181,8 +187,8 @@ class Daemon:
                                         cfg.monitor.buffer_s).start()
         self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
         if self.realtime:  # the output clock needs a timeline that goes on while the input delivers nothing
-            self.source = GaplessSource(self.source, cfg.source.input_lost_ms / 1000.0)
-        self.source.start()
+            self.timeline = GaplessSource(self.source, cfg.source.input_lost_ms / 1000.0)
+        self._input.start()
         return self
 
     def stop(self) -> None:
@@ -196,7 +202,7 @@ class Daemon:
                 part.close()
                 setattr(self, name, None)
         if self.source is not None:
-            self.source.close()
+            self._input.close()
         for t in self.transports or []:
             t.close()
         self.transports = []
@@ -228,11 +234,11 @@ class Daemon:
             sender.start()
         try:
             while not self._stop.is_set():
-                self._feed(self.source.read(_MAX_WAIT_S))
+                self._feed(self._input.read(_MAX_WAIT_S))
                 self._poll_control()
                 self._deliver(self.engine.process())
                 self.status.update(time.time())
-                if self.source.exhausted:
+                if self._input.exhausted:
                     self._deliver(self.engine.finish())
                     break
             if sender is not None:
@@ -289,10 +295,10 @@ class Daemon:
                 for segment in self.segmenter.feed(samples):
                     self.worker.submit(segment)
             self.engine.insert_audio(samples, chunk.capture_time)
-        level = self.source.level_db  # NaN when the chunk held NaN samples
+        level = self._input.level_db  # NaN when the chunk held NaN samples
         self.stats.input_level_db = level if math.isfinite(level) else -120.0
-        self.stats.input_lost = isinstance(self.source, GaplessSource) and self.source.input_lost
-        self.stats.overflows = self.source.overflows
+        self.stats.input_lost = self.timeline is not None and self.timeline.input_lost
+        self.stats.overflows = self._input.overflows
 
     def _poll_control(self) -> None:
         self.state.apply_pending()  # cheap: descriptions and photos are built by the guidance worker

@@ -68,7 +68,7 @@ class MonitorConfig:
 
 @dataclass(frozen=True)
 class OscTransportConfig:
-    """OSC frames to our Unreal plugin (DESIGN.md wire protocol)."""
+    """OSC frames to our Unreal plugin (docs/PROTOCOL.md, section 1)."""
 
     enabled: bool = True
     host: str = "127.0.0.1"

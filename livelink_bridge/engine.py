@@ -34,7 +34,7 @@ from medtalk_core.guidance import mix
 from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
-from .frames import RigFrame
+from .frames import RigFrame, SegmentText
 from .idle import IdleConfig, IdleMotion
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,6 @@ class EngineConfig:
     crossfade_ms: float = 33.3  # overlapping predictions of consecutive hops are blended over this
     transition_s: float = 0.5  # a guidance change (emotion, text, image, intensity) blends over this
     idle: IdleConfig = field(default_factory=IdleConfig)
-
-
-@dataclass(frozen=True)
-class _Transcript:
-    start_frame: int
-    end_frame: int
-    text: str
 
 
 def _ms_to_frames(ms: float) -> int:
@@ -101,7 +94,7 @@ class StreamingEngine:
         self.skipped_frames = 0  # frames never emitted because their audio was lost (skip)
         self._g_from: torch.Tensor | None = None
         self._g_start: int | None = None  # frame at which the running guidance transition began
-        self._transcripts: list[_Transcript] = []
+        self._transcripts: list[SegmentText] = []
         self._finished = False
         self._idle.reset()
 
@@ -192,7 +185,7 @@ class StreamingEngine:
     def add_transcript(self, start_frame: int, end_frame: int, text: str) -> None:
         """Text of the speech segment [start_frame, end_frame), for the FIM text branch."""
         if text.strip():
-            self._transcripts.append(_Transcript(start_frame, end_frame, text.strip()))
+            self._transcripts.append(SegmentText(start_frame, end_frame, text.strip()))
 
     def provisional(self) -> list[RigFrame]:
         """The last run's predictions for the frames after the emitted ones (its lookahead

@@ -1,4 +1,5 @@
-"""The unit the daemon moves around: one timestamped frame of the 174 rig controls."""
+"""The units the daemon moves around: one timestamped frame of the 174 rig controls, and the
+text of a stretch of speech."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ class RigFrame:
         if values.shape != (NUM_CONTROLS,):
             raise ValueError(f"RigFrame.values must have shape ({NUM_CONTROLS},), got {values.shape}")
         object.__setattr__(self, "values", values)
+
+
+@dataclass(frozen=True)
+class SegmentText:
+    """What was said in the speech of frames [start_frame, end_frame): the transcriber's answer,
+    and what the engine's windows read for the FIM text branch."""
+
+    start_frame: int
+    end_frame: int
+    text: str

@@ -40,13 +40,6 @@ class GaplessSource:
         self._end = 0.0  # capture time just after the last sample handed out
         self.input_lost = False
 
-    def __getattr__(self, name: str):
-        # Anything else a caller asks of the source (a network source's address, its stream
-        # count) is the inner source's: the wrapper only adds the silence.
-        if name == "inner":  # not set yet (unpickling, a half-built object): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
     @property
     def exhausted(self) -> bool:
         return self.inner.exhausted

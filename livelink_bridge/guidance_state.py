@@ -22,31 +22,21 @@ import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 
 from medtalk_core.errors import MedtalkError
 from medtalk_core.guidance import GuidanceSpec, strength_of, with_strength
 from medtalk_core.protocols import GuidanceEncoder
-from medtalk_core.rig import EMOTIONS, emotion_id
+from medtalk_core.rig import EMOTIONS
+
+from .control_messages import (MAX_INTENSITY, MAX_STRING_BYTES, GuidanceRequest, check_intensity, emotion_request,
+                               image_request, intensity_request, text_request)
 
 logger = logging.getLogger(__name__)
 
-MAX_INTENSITY = 2.0
-MAX_STRING_BYTES = 2048
 MAX_PENDING = 64  # requests waiting for the daemon loop; beyond, the oldest gives way to the newest
-
-RequestKind = Literal["emotion", "text", "image", "intensity", "nudge", "mute", "toggle_mute"]
-
-
-@dataclass(frozen=True)
-class GuidanceRequest:
-    """One validated change of the guidance, not yet turned into a feature."""
-
-    kind: RequestKind
-    value: Any = None  # emotion id | description | image path | intensity | intensity delta | mute flag
-    strength: float = 1.0  # of an emotion label
 
 
 @dataclass(frozen=True)
@@ -61,74 +51,6 @@ class GuidanceSnapshot:
     def as_dict(self) -> dict[str, Any]:
         return {"guidance": self.description, "strength": round(self.strength, 4),
                 "intensity": round(self.intensity, 4), "muted": self.muted, "version": self.version}
-
-
-# --- requests: pure checks of what a sender gave ---------------------------------------------
-def check_strength(strength: Any) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 10:
-        raise MedtalkError(f"strength must be a number in 0..10, got {strength!r}")
-    return float(strength)
-
-
-def check_intensity(scale: Any) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= MAX_INTENSITY:
-        raise MedtalkError(f"intensity must be a number in 0..{MAX_INTENSITY:g}, got {scale!r}")
-    return float(scale)
-
-
-def check_string(what: str, text: Any, max_bytes: int = MAX_STRING_BYTES) -> str:
-    if not isinstance(text, str):
-        raise MedtalkError(f"{what} must be a string, got {type(text).__name__}")
-    if len(text.encode("utf-8")) > max_bytes:
-        raise MedtalkError(f"{what} is longer than {max_bytes} bytes")
-    if not text.strip():
-        raise MedtalkError(f"{what} is empty")
-    return text.strip()
-
-
-def emotion_request(label: Any, strength: Any = 1.0, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    if isinstance(label, bool) or not isinstance(label, (str, int)):
-        raise MedtalkError(f"emotion label must be a name or an id, got {type(label).__name__}")
-    if isinstance(label, str):
-        label = check_string("emotion label", label, max_bytes)
-    return GuidanceRequest("emotion", emotion_id(label), check_strength(strength))
-
-
-def text_request(description: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    return GuidanceRequest("text", check_string("guidance text", description, max_bytes))
-
-
-def image_request(path: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    file = Path(check_string("image path", path, max_bytes)).expanduser()
-    if not file.is_file():
-        raise MedtalkError(f"image file not found: {file}")
-    _check_image(file)
-    return GuidanceRequest("image", str(file))
-
-
-def intensity_request(scale: Any) -> GuidanceRequest:
-    return GuidanceRequest("intensity", check_intensity(scale))
-
-
-def mute_request(muted: Any) -> GuidanceRequest:
-    if isinstance(muted, bool):
-        return GuidanceRequest("mute", muted)
-    if isinstance(muted, (int, float)) and muted in (0, 1):
-        return GuidanceRequest("mute", bool(muted))
-    raise MedtalkError(f"mute takes 0 or 1, got {muted!r}")
-
-
-def _check_image(path: Path) -> None:
-    """Raise MedtalkError unless `path` is a picture Pillow can read."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:  # Pillow comes with matplotlib; say so if it is missing anyway
-        raise MedtalkError("image guidance needs Pillow: pip install pillow") from None
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MedtalkError(f"{path} is not a readable image: {exc}") from None
 
 
 # --- the state ---------------------------------------------------------------------------------

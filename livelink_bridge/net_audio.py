@@ -25,7 +25,7 @@ import numpy as np
 from medtalk_core.audio import SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
 
-from .control import StatusQuery, decode
+from .control_messages import StatusQuery, decode
 from .guidance_state import ControlInbox
 from .sources import AudioChunk, StreamResampler, level_db
 

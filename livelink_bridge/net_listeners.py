@@ -29,7 +29,6 @@ from .net_audio import MAX_HEADER_BYTES, NetworkSource, StreamRefused
 logger = logging.getLogger(__name__)
 
 SCHEMES = ("ws", "tcp")
-DEFAULT_PORT = 8765
 MAX_MESSAGE_BYTES = 256 * 1024  # one WebSocket message (1.4 s of 48 kHz stereo float32)
 MAX_QUEUED_MESSAGES = 8  # WebSocket messages read ahead of the source; beyond, the socket is not read
 _TCP_READ = 16 * 1024

@@ -1,7 +1,8 @@
 """A strict, bounded OSC 1.0 datagram decoder for the control port: bytes -> messages.
 
 The control port takes datagrams from anyone on the network, so this decoder is pure and
-bounded (STYLE.md 19) and is fuzzed in the tests:
+bounded (no pattern compiled from the wire, no sleeping on a sender's timetag) and is fuzzed
+in the tests:
 - every length (string, blob, bundle element) is checked against the datagram before it is
   read; bundle element sizes must be positive multiples of 4 inside their bundle;
 - bundles nest at most `MAX_DEPTH` deep and a datagram holds at most `MAX_MESSAGES` messages;
@@ -24,12 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from medtalk_core.errors import MedtalkError
-
-# The control port's status query and replies, here so that the light `medtalk send` client shares them without
-# importing the server (which pulls in torch).
-STATUS = "/medtalk/status"  # the query, no arguments
-STATUS_REPLY = "/medtalk/status/reply"  # <json:s>: the answer to /medtalk/status
-ACK = "/medtalk/ack"  # <address:s> <ok:i 1|0> <reason:s>: to the sender of every other decoded message
 
 MAX_DEPTH = 4  # bundles inside bundles; deeper is refused
 MAX_MESSAGES = 1024  # messages in one datagram (each also costs a rate-limit token)

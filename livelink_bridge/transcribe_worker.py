@@ -20,6 +20,7 @@ import numpy as np
 from medtalk_core.audio import SAMPLE_RATE, num_frames, rms
 
 from .child_process import ChildProcess, lower_priority, serve_requests
+from .frames import SegmentText
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ _BLOCK = SAMPLE_RATE // 100  # 10 ms energy blocks
 class SpeechSegment:
     start_sample: int  # stream position of the first sample
     audio: np.ndarray  # (n,) float32 16 kHz
-
-
-@dataclass(frozen=True)
-class SegmentText:
-    start_frame: int
-    end_frame: int
-    text: str
 
 
 class SpeechSegmenter:

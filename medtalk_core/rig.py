@@ -17,7 +17,6 @@ import numpy as np
 NUM_CONTROLS = 174
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprised")
-NEUTRAL_ID = EMOTIONS.index("neutral")
 
 # S_int, exactly as the MEDTalk release: left/right brow_down, brow_lateral, brow_raiseIn,
 # brow_raiseOut, eye_blink, eye_squintInner, mouth_cornerPull.

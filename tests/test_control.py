@@ -254,3 +254,16 @@ def test_status_reply_is_json_to_the_sender(server):
     msg = OscMessage(data)
     assert msg.address == STATUS_REPLY and sender[1] == server.port
     assert json.loads(msg.params[0])["guidance"] == "neutral"
+
+
+def test_protocol_doc_lists_exactly_the_control_messages():
+    """docs/PROTOCOL.md section 2's table names every address of the message table, and no other."""
+    import re
+    from pathlib import Path
+
+    from livelink_bridge.control_messages import MESSAGES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
+    section = doc.split("## 2. Control", 1)[1].split("\n## ", 1)[0]
+    table = re.findall(r"^\| `(/medtalk/[^`]+)` \|", section, flags=re.M)
+    assert table == [m.ADDRESS for m in MESSAGES]

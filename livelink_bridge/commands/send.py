@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from medtalk_core.errors import MedtalkError
 
-from ..osc_wire import ACK, STATUS, STATUS_REPLY, Message, OscDecodeError, decode_datagram
+from ..control_messages import ACK, STATUS, STATUS_REPLY, Emotion, Image, Intensity, Mute, Status, Text
+from ..osc_wire import Message, OscDecodeError, decode_datagram
 
 NAME = "send"
 HELP = "send a control message to a running `medtalk run` (emotion, text, image, intensity, mute, status)"
@@ -25,43 +24,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="seconds to wait for the daemon's acknowledgement (or status reply); none: exit 1")
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
-    p = sub.add_parser("emotion", help="switch emotion: LABEL [STRENGTH]")
+    p = sub.add_parser(Emotion.NAME, help="switch emotion: LABEL [STRENGTH]")
     p.add_argument("label", help="angry, disgust, fear, happy, neutral, sad, surprised or 0-6")
     p.add_argument("strength", nargs="?", type=float, help="emotion strength (default 1.0)")
-    p = sub.add_parser("text", help="guide by a description, e.g. \"a tired, reluctant smile\"")
+    p = sub.add_parser(Text.NAME, help="guide by a description, e.g. \"a tired, reluctant smile\"")
     p.add_argument("description", help="the expression in words")
-    p = sub.add_parser("image", help="guide by a reference face picture (a path the daemon can read)")
+    p = sub.add_parser(Image.NAME, help="guide by a reference face picture (a path the daemon can read)")
     p.add_argument("path", help="image file")
-    p = sub.add_parser("intensity", help="emotion intensity scale, 0..2")
+    p = sub.add_parser(Intensity.NAME, help="emotion intensity scale, 0..2")
     p.add_argument("scale", type=float, help="0 = neutral, 1 = as predicted, 2 = double")
-    p = sub.add_parser("mute", help="mute (1) or unmute (0) the input")
+    p = sub.add_parser(Mute.NAME, help="mute (1) or unmute (0) the input")
     p.add_argument("flag", type=int, choices=(0, 1), help="1 = mute, 0 = unmute")
-    sub.add_parser("status", help="print the daemon's current state (waits for the reply)")
+    sub.add_parser(Status.NAME, help="print the daemon's current state (waits for the reply)")
 
 
 def build(args: argparse.Namespace) -> bytes:
     """The OSC datagram for the chosen message."""
     what = args.what
-    if what == "emotion":
-        b = OscMessageBuilder("/medtalk/emotion")
-        b.add_arg(int(args.label) if args.label.isdigit() else args.label)
-        if args.strength is not None:
-            b.add_arg(float(args.strength), OscMessageBuilder.ARG_TYPE_FLOAT)
-    elif what == "text":
-        b = OscMessageBuilder("/medtalk/guidance/text")
-        b.add_arg(args.description, OscMessageBuilder.ARG_TYPE_STRING)
-    elif what == "image":
-        b = OscMessageBuilder("/medtalk/guidance/image")
-        b.add_arg(str(Path(args.path).expanduser().resolve()), OscMessageBuilder.ARG_TYPE_STRING)
-    elif what == "intensity":
-        b = OscMessageBuilder("/medtalk/intensity")
-        b.add_arg(float(args.scale), OscMessageBuilder.ARG_TYPE_FLOAT)
-    elif what == "mute":
-        b = OscMessageBuilder("/medtalk/mute")
-        b.add_arg(int(args.flag), OscMessageBuilder.ARG_TYPE_INT)
+    if what == Emotion.NAME:
+        message = Emotion(args.label, args.strength)
+    elif what == Text.NAME:
+        message = Text(args.description)
+    elif what == Image.NAME:
+        message = Image(str(Path(args.path).expanduser().resolve()))
+    elif what == Intensity.NAME:
+        message = Intensity(args.scale)
+    elif what == Mute.NAME:
+        message = Mute(bool(args.flag))
     else:
-        b = OscMessageBuilder(STATUS)
-    return b.build().dgram
+        message = Status()
+    return message.encode()
 
 
 def exchange(host: str, port: int, datagram: bytes, timeout: float) -> Message:
@@ -98,7 +90,7 @@ class NoAnswer(MedtalkError):
 
 def request_status(host: str, port: int, timeout: float) -> dict:
     """Send /medtalk/status and wait for the reply (the daemon answers the sender's address)."""
-    reply = exchange(host, port, OscMessageBuilder(STATUS).build().dgram, timeout)
+    reply = exchange(host, port, Status().encode(), timeout)
     if len(reply.args) != 1 or not isinstance(reply.args[0], str):
         raise MedtalkError(f"the status reply from {host}:{port} is malformed")
     return json.loads(reply.args[0])
@@ -111,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise MedtalkError(f"--timeout must be > 0 seconds, got {args.timeout}")
     try:
-        if args.what == "status":
+        if args.what == Status.NAME:
             state = request_status(host, port, args.timeout)
             for key in sorted(state):
                 print(f"{key}: {state[key]}")

@@ -95,9 +95,6 @@ class TrainRecipe:
         if self.encoder not in (None, "mlp", "temporal"):
             raise ConfigError(f"config key encoder must be mlp or temporal, got {self.encoder!r}")
 
-    def stage_optim(self, stage: str) -> OptimConfig:
-        return getattr(self, stage).optim
-
 
 def load_recipe(path: str | Path) -> TrainRecipe:
     return load_config(TrainRecipe, path)

@@ -1,0 +1,251 @@
+"""The control language, spelled once: one small dataclass per message that owns its address,
+its arguments, their checks and its encoding (docs/PROTOCOL.md, section 2).
+
+Every path that speaks it uses this table: the OSC control server and a network stream's JSON
+control messages decode with `decode()`, `medtalk send` encodes with the messages' `encode()`,
+and the hotkeys post the same `GuidanceRequest`s. Nothing here imports torch or opens a socket.
+
+A decoded message becomes a `GuidanceRequest` (a checked change of the guidance, applied by the
+daemon's GuidanceState) or the `StatusQuery`; anything wrong raises MedtalkError with the reason
+the sender is told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from medtalk_core.errors import MedtalkError
+from medtalk_core.rig import emotion_id
+
+MAX_INTENSITY = 2.0  # the intensity scale: 0 = neutral, 1 = as predicted, 2 = double
+MAX_STRENGTH = 10.0  # of an emotion label
+MAX_STRING_BYTES = 2048  # longer strings are rejected
+
+STATUS_REPLY = "/medtalk/status/reply"  # <json:s>: the answer to /medtalk/status, to its sender
+ACK = "/medtalk/ack"  # <address:s> <ok:i 1|0> <reason:s>: to the sender of every other decoded message
+
+RequestKind = Literal["emotion", "text", "image", "intensity", "nudge", "mute", "toggle_mute"]
+
+
+@dataclass(frozen=True)
+class GuidanceRequest:
+    """One checked change of the guidance, not yet turned into a feature."""
+
+    kind: RequestKind
+    value: Any = None  # emotion id | description | image path | intensity | intensity delta | mute flag
+    strength: float = 1.0  # of an emotion label
+
+
+class StatusQuery:
+    """The decoded `/medtalk/status` message: answered by the server, changes nothing."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StatusQuery)
+
+    def __hash__(self) -> int:
+        return hash(StatusQuery)
+
+
+# --- checks of what a sender gave ---------------------------------------------------------------
+def check_strength(strength: Any) -> float:
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= MAX_STRENGTH:
+        raise MedtalkError(f"strength must be a number in 0..{MAX_STRENGTH:g}, got {strength!r}")
+    return float(strength)
+
+
+def check_intensity(scale: Any) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= MAX_INTENSITY:
+        raise MedtalkError(f"intensity must be a number in 0..{MAX_INTENSITY:g}, got {scale!r}")
+    return float(scale)
+
+
+def check_string(what: str, text: Any, max_bytes: int = MAX_STRING_BYTES) -> str:
+    if not isinstance(text, str):
+        raise MedtalkError(f"{what} must be a string, got {type(text).__name__}")
+    if len(text.encode("utf-8")) > max_bytes:
+        raise MedtalkError(f"{what} is longer than {max_bytes} bytes")
+    if not text.strip():
+        raise MedtalkError(f"{what} is empty")
+    return text.strip()
+
+
+def _count(args: tuple, least: int, most: int) -> tuple:
+    if not least <= len(args) <= most:
+        want = str(least) if least == most else f"{least} to {most}"
+        raise MedtalkError(f"takes {want} argument{'s' if most != 1 else ''}, got {len(args)}")
+    return args
+
+
+def _check_image(path: Path) -> None:
+    """Raise MedtalkError unless `path` is a picture Pillow can read."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # Pillow comes with matplotlib; say so if it is missing anyway
+        raise MedtalkError("image guidance needs Pillow: pip install pillow") from None
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MedtalkError(f"{path} is not a readable image: {exc}") from None
+
+
+# --- the messages --------------------------------------------------------------------------------
+class ControlMessage:
+    """Base of the messages: `ADDRESS`, `NAME` (the `medtalk send` word), `decode(args)` -> the
+    request, `args()` -> the OSC arguments with their type tags, `encode()` -> the datagram."""
+
+    ADDRESS: ClassVar[str]
+    NAME: ClassVar[str]
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest | StatusQuery:
+        raise NotImplementedError
+
+    def args(self) -> list[tuple[Any, str]]:
+        return []
+
+    def encode(self) -> bytes:
+        b = OscMessageBuilder(self.ADDRESS)
+        for value, tag in self.args():
+            b.add_arg(value, tag)
+        return b.build().dgram
+
+
+@dataclass(frozen=True)
+class Emotion(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/emotion"
+    NAME: ClassVar[str] = "emotion"
+    label: str | int  # name, 3-letter prefix or id 0-6
+    strength: float | None = None  # 0..10, default 1
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+        label, *rest = _count(args, 1, 2)
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise MedtalkError(f"emotion label must be a name or an id, got {type(label).__name__}")
+        if isinstance(label, str):
+            label = check_string("emotion label", label, max_bytes)
+        return GuidanceRequest("emotion", emotion_id(label), check_strength(rest[0] if rest else 1.0))
+
+    def args(self) -> list[tuple[Any, str]]:
+        label = int(self.label) if isinstance(self.label, str) and self.label.isdigit() else self.label
+        out = [(label, OscMessageBuilder.ARG_TYPE_INT if isinstance(label, int) else OscMessageBuilder.ARG_TYPE_STRING)]
+        if self.strength is not None:
+            out.append((float(self.strength), OscMessageBuilder.ARG_TYPE_FLOAT))
+        return out
+
+
+@dataclass(frozen=True)
+class Text(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/guidance/text"
+    NAME: ClassVar[str] = "text"
+    description: str  # e.g. "a tired, reluctant smile"
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+        (text,) = _count(args, 1, 1)
+        return GuidanceRequest("text", check_string("guidance text", text, max_bytes))
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(self.description, OscMessageBuilder.ARG_TYPE_STRING)]
+
+
+@dataclass(frozen=True)
+class Image(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/guidance/image"
+    NAME: ClassVar[str] = "image"
+    path: str  # a reference face picture on the daemon's disk
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+        (path,) = _count(args, 1, 1)
+        file = Path(check_string("image path", path, max_bytes)).expanduser()
+        if not file.is_file():
+            raise MedtalkError(f"image file not found: {file}")
+        _check_image(file)
+        return GuidanceRequest("image", str(file))
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(self.path, OscMessageBuilder.ARG_TYPE_STRING)]
+
+
+@dataclass(frozen=True)
+class Intensity(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/intensity"
+    NAME: ClassVar[str] = "intensity"
+    scale: float  # 0 = neutral .. 1 = as predicted .. 2
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+        (scale,) = _count(args, 1, 1)
+        return GuidanceRequest("intensity", check_intensity(scale))
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(float(self.scale), OscMessageBuilder.ARG_TYPE_FLOAT)]
+
+
+@dataclass(frozen=True)
+class Mute(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/mute"
+    NAME: ClassVar[str] = "mute"
+    muted: bool  # True = ignore the input (idle face)
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+        (muted,) = _count(args, 1, 1)
+        if isinstance(muted, bool):
+            return GuidanceRequest("mute", muted)
+        if isinstance(muted, (int, float)) and muted in (0, 1):
+            return GuidanceRequest("mute", bool(muted))
+        raise MedtalkError(f"mute takes 0 or 1, got {muted!r}")
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(int(self.muted), OscMessageBuilder.ARG_TYPE_INT)]
+
+
+@dataclass(frozen=True)
+class Status(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/status"
+    NAME: ClassVar[str] = "status"
+
+    @classmethod
+    def decode(cls, args: tuple, max_bytes: int) -> StatusQuery:
+        _count(args, 0, 0)
+        return StatusQuery()
+
+
+MESSAGES: tuple[type[ControlMessage], ...] = (Emotion, Text, Image, Intensity, Mute, Status)
+BY_ADDRESS: dict[str, type[ControlMessage]] = {m.ADDRESS: m for m in MESSAGES}
+BY_NAME: dict[str, type[ControlMessage]] = {m.NAME: m for m in MESSAGES}
+STATUS = Status.ADDRESS
+# Every change of the guidance replaces the one before: over the rate limit only the newest of
+# each matters (a fader moved fast, a burst of descriptions), and it is held back, never dropped.
+LATEST_WINS = tuple(m.ADDRESS for m in MESSAGES if m is not Status)
+
+
+def decode(address: str, args: tuple, max_string_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest | StatusQuery:
+    """One message -> what it asks for; MedtalkError (with the reason) when it is bad."""
+    message = BY_ADDRESS.get(address)
+    if message is None:
+        raise MedtalkError(f"unknown address {address[:100]}")
+    return message.decode(tuple(args), max_string_bytes)
+
+
+def emotion_request(label: Any, strength: Any = 1.0, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
+    return Emotion.decode((label, strength), max_bytes)
+
+
+def text_request(description: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
+    return Text.decode((description,), max_bytes)
+
+
+def image_request(path: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
+    return Image.decode((path,), max_bytes)
+
+
+def intensity_request(scale: Any) -> GuidanceRequest:
+    return Intensity.decode((scale,), MAX_STRING_BYTES)
