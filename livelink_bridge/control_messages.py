@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import MedtalkError
+from medtalk_core.image_files import check_image_file
 from medtalk_core.rig import emotion_id
 
 MAX_INTENSITY = 2.0  # the intensity scale: 0 = neutral, 1 = as predicted, 2 = double
@@ -78,19 +79,6 @@ def _count(args: tuple, least: int, most: int) -> tuple:
         want = str(least) if least == most else f"{least} to {most}"
         raise MedtalkError(f"takes {want} argument{'s' if most != 1 else ''}, got {len(args)}")
     return args
-
-
-def _check_image(path: Path) -> None:
-    """Raise MedtalkError unless `path` is a picture Pillow can read."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:  # Pillow comes with matplotlib; say so if it is missing anyway
-        raise MedtalkError("image guidance needs Pillow: pip install pillow") from None
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise MedtalkError(f"{path} is not a readable image: {exc}") from None
 
 
 # --- the messages --------------------------------------------------------------------------------
@@ -166,7 +154,7 @@ class Image(ControlMessage):
         file = Path(check_string("image path", path, max_bytes)).expanduser()
         if not file.is_file():
             raise MedtalkError(f"image file not found: {file}")
-        _check_image(file)
+        check_image_file(file)
         return GuidanceRequest("image", str(file))
 
     def args(self) -> list[tuple[Any, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MedtalkError, MissingDependencyError
+from ..image_files import ImageFileError, read_rgb
 
 NUM_LANDMARKS = 478  # 468 mesh points + 10 iris points (refine_landmarks=True)
 MAX_SIDE = 1280  # larger pictures are downscaled first: the landmark model sees a 192 px crop anyway
@@ -40,17 +41,10 @@ def load_rgb(image: str | Path | np.ndarray) -> np.ndarray:
 
 
 def _read(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FaceImageError(f"image file not found: {path}")
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except UnidentifiedImageError:
-        raise FaceImageError(f"{path.name} is not an image (PNG, JPEG, ... expected)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise FaceImageError(f"{path.name} is not a readable image: {exc}") from None
+        return read_rgb(path)
+    except ImageFileError as exc:
+        raise FaceImageError(str(exc)) from None
 
 
 def _as_rgb(a: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ...errors import MedtalkError
+from ...image_files import read_rgb
 from .loading import (LoadOptions, PretrainedAdapter, hf_cache_dir, is_local_path, load_hf, missing_model, require,
                       resolve_device, resolve_dtype)
 
@@ -31,17 +32,10 @@ OPEN_CLIP_LEGACY_CACHE = Path("~/.cache/clip").expanduser()  # where open_clip k
 
 def load_image(image: np.ndarray | str | Path) -> "PIL.Image.Image":  # noqa: F821 (PIL imported lazily)
     """HxWx3 uint8 RGB array or image path -> RGB PIL image."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if isinstance(image, (str, Path)):
-        path = Path(image).expanduser()
-        if not path.is_file():
-            raise MedtalkError(f"image file not found: {path}")
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise MedtalkError(f"cannot read image {path}: {exc}") from None
+        return Image.fromarray(read_rgb(Path(image).expanduser()), mode="RGB")
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(f"image array must be HxWx3 uint8 RGB, got {array.shape} {array.dtype}")
