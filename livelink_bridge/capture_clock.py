@@ -13,10 +13,11 @@ sources, named by `CaptureClock.name`:
   (their lowest difference: the Python callback runs after PortAudio took its time, by up to
   milliseconds while another thread holds the GIL).
   It is trusted while it is physically possible and steady: a block cannot reach the callback
-  before its last sample was captured, nor long after the stream's reported latency, and the
-  ADC time of a running stream moves with its samples. The first block whose ADC time breaks
+  before its last sample was captured, the promptest callbacks come within the stream's
+  reported latency of it, and the ADC time of a running stream moves with its samples. The first block whose ADC time breaks
   one of these (ALSA's PulseAudio plugin does: up to a block late at times, and its first second
-  hundreds of ms off), or that has none, ends its use for this opening.
+  hundreds of ms off), or that has none, ends its use for this opening: the anchor moves to
+  the callbacks' envelope at once.
 - "callback-sample": each callback bounds the anchor from above (its block was complete before
   the callback ran: anchor <= callback time - samples so far / rate), and the anchor is the lower
   envelope of those bounds over the last few seconds, so bursty or late callbacks never pull it
@@ -49,7 +50,9 @@ MAX_SLEW = 0.002  # the servo moves the anchor at most 2 ms per second of audio 
 REANCHOR_S = 0.05  # an error this large is not drift or jitter: samples were lost (or the ADC time jumped)
 REANCHOR_AFTER_S = 0.1  # ...once it has lasted this much audio (a burst after a short stall catches up sooner)
 ADC_TOLERANCE_S = 0.001  # an ADC time up to this far past the callback's bound is still believed
-ADC_SLACK_S = 0.1  # an ADC time more than the stream's latency + this before its callback's bound is not a time
+ADC_SLACK_S = 0.01  # an ADC time more than the stream's latency + this before the envelope is not a time
+ENVELOPE_AFTER_S = 0.25  # ...once the envelope has seen this much audio (a burst's first block alone is no bound)
+START_SLACK_S = 0.1  # before that, the callback may be this much later than the promptest (a driver's start)
 
 ADC = "adc"
 CALLBACK = "callback-sample"
@@ -113,15 +116,23 @@ class CaptureClock:
         first = self.samples
         self.samples += block.frames
         bound = block.wall - self.samples / self.rate  # the anchor is no later than this
+        window = self._window  # the lowest bound of the last WINDOW_S: the envelope
+        while window and window[-1][1] >= bound:
+            window.pop()
+        window.append((self.samples, bound))
+        while window[0][0] <= self.samples - WINDOW_S * self.rate:
+            window.popleft()
+        was_adc = self._adc
         adc_anchor = self._adc_anchor(block, first, bound)
         if self.anchor is None:
             self.anchor = adc_anchor if adc_anchor is not None else bound
-            self._window.append((self.samples, bound))
         elif adc_anchor is not None and adc_anchor < self.anchor:  # a better offset, a prompter callback
             self.anchor = adc_anchor
         elif adc_anchor is not None:
             self._slew(adc_anchor, block.frames)
         else:
+            if was_adc:  # the ADC time just failed: over to the callbacks' envelope at once
+                self.anchor = window[0][1]
             self._follow_envelope(bound, block, block.wall - self._last_wall)
         self._last_wall = block.wall
         return self.anchor + first / self.rate
@@ -134,12 +145,15 @@ class CaptureClock:
         if block.adc > 0 and block.current > 0:
             self._offset = min(self._offset + MAX_SLEW * block.frames / self.rate, block.wall - block.current)
             anchor = block.adc + self._offset - first / self.rate
+        envelope = self._window[0][1]
         if anchor is None:
             why = "not given"
         elif anchor > bound + ADC_TOLERANCE_S:
             why = f"{1000 * (anchor - bound):.1f} ms after its block reached the callback"
-        elif anchor < bound - self.latency_s - ADC_SLACK_S:
-            why = f"{1000 * (bound - anchor):.0f} ms before its block reached the callback"
+        elif anchor < (envelope if self.samples >= ENVELOPE_AFTER_S * self.rate else bound - START_SLACK_S) \
+                - self.latency_s - ADC_SLACK_S:
+            why = (f"{1000 * (envelope - anchor):.0f} ms before its promptest block reached the callback "
+                   f"(the stream reports {1000 * self.latency_s:.0f} ms)")
         elif self.anchor is not None and abs(anchor - self.anchor) > REANCHOR_S:
             why = f"jumping by {1000 * (anchor - self.anchor):+.0f} ms"
         else:
@@ -154,12 +168,6 @@ class CaptureClock:
         re-anchor once the error has stayed beyond REANCHOR_S for REANCHOR_AFTER_S of audio, or at
         once after a driver overflow or a pause of the callbacks as long (an idle PulseAudio
         monitor delivers nothing; a stall's backlog that comes after a pause moves it back again)."""
-        window = self._window
-        while window and window[-1][1] >= bound:
-            window.pop()
-        window.append((self.samples, bound))
-        while window[0][0] <= self.samples - WINDOW_S * self.rate:
-            window.popleft()
         if bound < self.anchor:  # the block came sooner than the clock says it was complete: the clock is late
             self.anchor = bound
             self._run_start = None
@@ -177,10 +185,10 @@ class CaptureClock:
                 self.anchor = self._run_target
                 self.reanchors += 1
                 self._run_start = None
-                window.clear()
-                window.append((self.samples, bound))
+                self._window.clear()
+                self._window.append((self.samples, bound))
                 return
-        self._slew(window[0][1], block.frames)
+        self._slew(self._window[0][1], block.frames)
 
     def _slew(self, estimate: float, frames: int) -> None:
         """Move the anchor toward `estimate` by GAIN_PER_S of the error per second of audio,

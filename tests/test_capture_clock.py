@@ -139,13 +139,15 @@ def test_the_drivers_adc_time_is_used_where_it_is_possible():
     mic.close()
 
 
-def test_an_impossible_adc_time_is_refused_for_the_callbacks(caplog):
-    """ALSA's PulseAudio plugin: ADC times up to a block after the truth, so some blocks would
-    have reached the callback before they were complete."""
+@pytest.mark.parametrize("lag_s", [0.005, -0.66, -0.03])
+def test_an_impossible_adc_time_is_refused_for_the_callbacks(lag_s, caplog):
+    """ALSA's PulseAudio plugin: ADC times up to a block after the truth (some blocks would have
+    reached the callback before they were complete), hundreds of ms before it as a stream starts,
+    or tens of ms before the promptest callbacks of a stream that reports no latency."""
     clock = Clock()
     mic, dev = mic_on(44100, clock)
     with caplog.at_level(logging.INFO, logger="livelink_bridge.capture_clock"):
-        chunks = stream(mic, dev, clock, delivered("bursty", 1000, 220, 44100), 220, adc_info(0.005, 44100, 220))
+        chunks = stream(mic, dev, clock, delivered("bursty", 1000, 220, 44100), 220, adc_info(lag_s, 44100, 220))
     err, _ = errors(chunks)
     assert mic.clock_name == "callback-sample" and "following the callbacks' sample clock" in caplog.text
     assert np.abs(err[len(err) // 4:]).max() <= TOLERANCE_S
