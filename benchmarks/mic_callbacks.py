@@ -5,12 +5,13 @@ plays speech into it in a loop, and opens the PortAudio stream (ALSA's pulse plu
 each block size and latency in turn, recording every callback: its time, frames and the driver's
 ADC and current times. Per setting it prints what the stream reports, the callback intervals
 (p50 / p95, and how many come within 1 ms of the previous one: a burst), whether the capture
-clock (`livelink_bridge/capture_clock.py`) could use the ADC time, and how long after the
-captured audio each block reached the callback by that clock (p50 / p95 / max): what the playout
-delay has to cover beyond the file source's. `HOST_API_STREAMS` in sources.py records the choice.
+clock (`livelink_bridge/capture_clock.py`) could use the ADC time, how long after the captured
+audio each block reached the callback by that clock (p50 / p95 / max: what the playout delay has
+to cover beyond the file source's), and the CPU the recording process used (PortAudio, the ALSA
+plugin's PulseAudio client and the callback; the daemon's model shares those cores). `HOST_API_STREAMS` in sources.py records the choice.
 
     python3 benchmarks/mic_callbacks.py [--seconds 30] [--rate 44100] [--audio WAV]
-        [--settings 5:high,5:low,10:low,20:low] [--table FILE]
+        [--settings 5:high,5:low,5:0.015,10:low,20:low] [--table FILE]
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ def parse_settings(text: str) -> list[tuple[float, str | float]]:
     return out
 
 
-def record(rate: int, block_ms: float, latency: str | float, seconds: float) -> tuple[list[Callback], float]:
+def record(rate: int, block_ms: float, latency: str | float, seconds: float) -> tuple[list[Callback], float, float]:
     """Every callback of `seconds` of an input stream on the virtual microphone -> (callbacks,
-    the latency the stream reports)."""
+    the latency the stream reports, CPU the process used meanwhile in % of one core)."""
     import sounddevice as sd
 
     got: list[Callback] = []
@@ -57,9 +58,11 @@ def record(rate: int, block_ms: float, latency: str | float, seconds: float) -> 
 
     with sd.InputStream(device=VMIC_DEVICE, samplerate=rate, channels=2, dtype="float32", callback=callback,
                         blocksize=int(round(rate * block_ms / 1000)), latency=latency) as stream:
+        cpu0, wall0 = time.process_time(), time.time()
         time.sleep(seconds)
+        cpu = 100 * (time.process_time() - cpu0) / (time.time() - wall0)
         reported = stream.latency
-    return got, float(reported)
+    return got, float(reported), cpu
 
 
 def measure(calls: list[Callback], rate: int) -> dict:
@@ -85,7 +88,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds recorded per setting")
     parser.add_argument("--rate", type=int, default=44100, help="the virtual microphone's rate")
     parser.add_argument("--audio", help="speech played into it, looped (default: the packaged example)")
-    parser.add_argument("--settings", default="5:high,5:low,10:low,20:low,20:high",
+    parser.add_argument("--settings", default="5:high,5:low,5:0.015,10:high,10:low,20:low",
                         help="block_ms:latency pairs (latency: low, high or seconds)")
     parser.add_argument("--table", help="append the rows to this markdown file")
     args = parser.parse_args()
@@ -105,18 +108,18 @@ def main() -> None:
     rows = []
     try:
         for block_ms, latency in parse_settings(args.settings):
-            calls, reported = record(args.rate, block_ms, latency, args.seconds)
+            calls, reported, cpu = record(args.rate, block_ms, latency, args.seconds)
             m = measure(calls, args.rate)
             rows.append((f"{block_ms:g}", str(latency), f"{1000 * reported:.1f}",
                          f"{m['interval'][0]:.1f} / {m['interval'][1]:.1f}", f"{m['bursts']:.0f}%", m["clock"],
-                         " / ".join(f"{v:.1f}" for v in m["arrival"]), str(m["reanchors"])))
+                         " / ".join(f"{v:.1f}" for v in m["arrival"]), str(m["reanchors"]), f"{cpu:.0f}%"))
             print(" | ".join(rows[-1]), flush=True)
     finally:
         done.set()
         server.unplug(module)
         server.close()
     header = ("block ms", "latency asked", "reported ms", "interval p50 / p95 ms", "within 1 ms", "capture clock",
-              "arrival p50 / p95 / max ms", "re-anchors")
+              "arrival p50 / p95 / max ms", "re-anchors", "CPU (one core)")
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(row))

@@ -143,16 +143,17 @@ class StreamChoice:
     """How a host API delivers input regularly: what to ask of it when the config does not say."""
 
     block_ms: float  # samples per callback, in ms; 0 = whatever the host API delivers (its own period)
-    latency: Latency  # PortAudio's suggested input latency
+    latency: Latency  # PortAudio's suggested input latency; a number is in blocks (3 = a 3-block buffer)
     why: str  # measured here, or what PortAudio's documentation for that host API says
 
 
 # By PortAudio's host API name. ALSA measured here (docs/LIVE.md, "Microphone"); the others from
 # PortAudio's documentation of each host API.
 HOST_API_STREAMS: dict[str, StreamChoice] = {
-    "ALSA": StreamChoice(5.0, "low", "measured through ALSA's PulseAudio plugin: at the default (high) latency "
-                         "5 ms blocks come in bursts, at low latency one every 5 ms"),
-    "PulseAudio": StreamChoice(5.0, "low", "PortAudio's own PulseAudio host API: as ALSA's plugin (not measured)"),
+    "ALSA": StreamChoice(5.0, 3, "measured through ALSA's PulseAudio plugin: one 5 ms block every 5 ms with a "
+                         "3-block buffer (low latency, 2 blocks, is as regular with less room for a late "
+                         "callback); at the default (high) latency they come in bursts"),
+    "PulseAudio": StreamChoice(5.0, 3, "PortAudio's own PulseAudio host API: as ALSA's plugin (not measured)"),
     "JACK Audio Connection Kit": StreamChoice(0.0, "low", "one block per JACK cycle, JACK's own period"),
     "Core Audio": StreamChoice(5.0, "low", "the device's I/O buffer is sized to the block: one callback each"),
     "Windows WASAPI": StreamChoice(10.0, "low", "shared mode runs every 10 ms: smaller blocks would come in bursts"),
@@ -183,7 +184,11 @@ class MicConfig:
         """(block ms, latency, where they come from) for a device of this host API."""
         choice = HOST_API_STREAMS.get(hostapi, OTHER_HOST_API)
         block = choice.block_ms if self.block_ms is None else self.block_ms
-        latency = choice.latency if self.latency is None else self.latency
+        latency = self.latency
+        if latency is None:  # the host API's; a number of blocks is seconds at the block size in use
+            latency = choice.latency
+            if not isinstance(latency, str):
+                latency = latency * block / 1000 if block > 0 else "low"
         chosen = self.block_ms is None or self.latency is None
         return block, latency, f"{hostapi or 'unknown host API'}: {choice.why}" if chosen else "the config"
 
@@ -390,7 +395,8 @@ class MicSource:
         self.device_name = str(info.get("name", self.device))
         logger.info("audio input: %s (%d Hz, %d channel%s), %s blocks at %s latency (%s); the stream reports "
                     "%.1f ms", self.device_name, rate, channels, "" if channels == 1 else "s",
-                    f"{block_ms:g} ms" if block_ms > 0 else "host-sized", latency, why,
+                    f"{block_ms:g} ms" if block_ms > 0 else "host-sized",
+                    latency if isinstance(latency, str) else f"{1000 * latency:g} ms", why,
                     1000 * self.input_latency_s)
 
     def _reopen(self, now: float) -> None:

@@ -219,10 +219,10 @@ def test_a_wildly_drifting_driver_is_re_anchored():
     assert np.abs(err).max() <= REANCHOR_S + 0.01
 
 
-@pytest.mark.parametrize("hostapi, blocksize, latency", [
-    ("ALSA", 220, "low"), ("Windows WASAPI", 441, "low"), ("MME", 441, "high"),
-    ("JACK Audio Connection Kit", 0, "low"), (None, 220, "low")])
-def test_the_stream_asks_the_host_apis_regular_block_and_latency(hostapi, blocksize, latency, caplog):
+@pytest.mark.parametrize("hostapi, blocksize, latency, said", [
+    ("ALSA", 220, 0.015, "15 ms"), ("Windows WASAPI", 441, "low", "low"), ("MME", 441, "high", "high"),
+    ("JACK Audio Connection Kit", 0, "low", "low"), (None, 220, "low", "low")])
+def test_the_stream_asks_the_host_apis_regular_block_and_latency(hostapi, blocksize, latency, said, caplog):
     dev = FakeDevice(44100, 1, hostapi=hostapi, reports=0.0116)
     mic = MicSource(stream_factory=dev.open, device_query=dev.query, keeper_interval_s=None)
     with caplog.at_level(logging.INFO, logger="livelink_bridge.sources"):
@@ -230,7 +230,7 @@ def test_the_stream_asks_the_host_apis_regular_block_and_latency(hostapi, blocks
     stream = dev.streams[0]
     assert (stream.blocksize, stream.asked_latency) == (blocksize, latency)
     assert mic.input_latency_s == pytest.approx(0.0116)
-    assert f"at {latency} latency" in caplog.text and "the stream reports 11.6 ms" in caplog.text
+    assert f"at {said} latency" in caplog.text and "the stream reports 11.6 ms" in caplog.text
     mic.close()
 
 
@@ -241,7 +241,7 @@ def test_the_config_overrides_the_host_apis_choice():
                 MicSource(chunk_ms=10, stream_factory=dev.open, device_query=dev.query, keeper_interval_s=None)):
         mic.start()
         mic.close()
-    assert [(s.blocksize, s.asked_latency) for s in dev.streams] == [(882, 0.03), (441, "low")]
+    assert [(s.blocksize, s.asked_latency) for s in dev.streams] == [(882, 0.03), (441, 0.03)]  # 3 blocks
     with pytest.raises(ConfigError, match="latency"):
         MicConfig(latency="medium")
     with pytest.raises(ConfigError, match="block_ms"):
