@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,9 +32,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))
 from md_table import append_rows  # noqa: E402
+from udp_receivers import RawCollector  # noqa: E402  (a test helper: a plain UDP socket on 127.0.0.1)
 
 from livelink_bridge.commands.send import request_status  # noqa: E402
+from livelink_bridge.control_messages import ControlMessage, Emotion, Image, Text  # noqa: E402
 from livelink_bridge.osc_wire import OscDecodeError, decode_datagram  # noqa: E402
 from medtalk_core.audio import load_audio, write_audio  # noqa: E402
 from medtalk_core.rig import EMOTIONS, s_up  # noqa: E402
@@ -50,55 +52,23 @@ DESCRIPTIONS = ["a tired smile", "furrowed brows and a frown", "wide eyes, raise
 MOVED = 0.1  # a frame has "moved toward" the new guidance at this fraction of the way
 
 
-class Receiver:
-    """A plain UDP socket on its own thread: receive time, frame index and values of each frame."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.raw: list[tuple[float, bytes]] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, _ = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self.raw.append((time.time(), data))  # parsed afterwards: receiving stays cheap
-
-    def frames(self) -> tuple[np.ndarray, np.ndarray]:
-        """(receive times (N,), values (N, 174)) of the frame messages."""
-        times, values = [], []
-        for t, data in self.raw:
-            try:
-                (message,) = decode_datagram(data)
-            except (OscDecodeError, ValueError):
-                continue
-            if message.address.endswith("/frame"):
-                times.append(t)
-                values.append(message.args[-174:])
-        return np.asarray(times), np.asarray(values, np.float32)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join()
-        self.sock.close()
+def received_frames(receiver: RawCollector) -> tuple[np.ndarray, np.ndarray]:
+    """(receive times (N,), values (N, 174)) of the frame messages a receiver got."""
+    times, values = [], []
+    for t, data in list(receiver.packets):
+        try:
+            (message,) = decode_datagram(data)
+        except (OscDecodeError, ValueError):
+            continue
+        if message.address.endswith("/frame"):
+            times.append(t)
+            values.append(message.args[-174:])
+    return np.asarray(times), np.asarray(values, np.float32)
 
 
-def _send(port: int, address: str, *args) -> None:
-    from pythonosc.osc_message_builder import OscMessageBuilder
-
-    b = OscMessageBuilder(address)
-    for a in args:
-        b.add_arg(a)
+def _send(port: int, message: ControlMessage) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(b.build().dgram, ("127.0.0.1", port))
+        s.sendto(message.encode(), ("127.0.0.1", port))
 
 
 def _free_port() -> int:
@@ -150,7 +120,7 @@ def _hog() -> None:
 
 
 def _changes() -> itertools.cycle:
-    """(kind, OSC address, value, status text) in turn: label, description, photo."""
+    """(kind, message) in turn: label, description, photo."""
     labels = [e for e in EMOTIONS if e != "neutral"]
     photos = sorted(FACES.glob("*.jpg"))
     turns = []
@@ -158,9 +128,7 @@ def _changes() -> itertools.cycle:
         label = labels[i % len(labels)]
         text = DESCRIPTIONS[i % len(DESCRIPTIONS)]
         photo = photos[i % len(photos)]
-        turns += [("label", "/medtalk/emotion", label, label), ("description", "/medtalk/guidance/text", text,
-                                                                  f"text: {text}"),
-                  ("photo", "/medtalk/guidance/image", str(photo), f"image: {photo.name}")]
+        turns += [("label", Emotion(label)), ("description", Text(text)), ("photo", Image(str(photo)))]
     return itertools.cycle(turns)
 
 
@@ -220,7 +188,7 @@ def main() -> int:
     cfg = args.config or work / "run.yaml"
     if args.config is None:
         cfg.write_text("model:\n  transcribe: true\nstatus:\n  interval_s: 10\n")
-    receiver, port = Receiver(), _free_port()
+    receiver, port = RawCollector(), _free_port()
     cmd = [sys.executable, "-m", "livelink_bridge.cli", "run", "--config", str(cfg), "--source", f"file:{speech}",
            "--loop", "--osc", f"127.0.0.1:{receiver.port}", "--curve-set", "board", "--control", f"127.0.0.1:{port}"]
     if args.device:
@@ -257,16 +225,16 @@ def main() -> int:
                     h.kill()
                 hogs = []
             if now >= next_change:
-                kind, address, value, _ = next(turns)
+                kind, message = next(turns)
                 changes.append((kind, time.time()))
-                _send(port, address, value)
+                _send(port, message)
                 next_change += CHANGE_EVERY_S
             if args.burst and now >= next_burst:
                 for i in range(BURST_SIZE):
-                    _send(port, "/medtalk/guidance/text", DESCRIPTIONS[i % len(DESCRIPTIONS)])
+                    _send(port, Text(DESCRIPTIONS[i % len(DESCRIPTIONS)]))
                     time.sleep(max(0.0, next_burst + (i + 1) / BURST_SIZE - time.time()))
                 final = "a faint smile"
-                _send(port, "/medtalk/guidance/text", final)
+                _send(port, Text(final))
                 time.sleep(2.0)
                 try:
                     burst_checks.append(request_status("127.0.0.1", port, 2.0).get("guidance") == f"text: {final}")
@@ -292,7 +260,7 @@ def main() -> int:
         log.close()
         receiver.close()
 
-    times, values = receiver.frames()
+    times, values = received_frames(receiver)
     keep = times >= start
     times, values = times[keep], values[keep]
     gaps = np.diff(times) if times.size > 1 else np.zeros(1)

@@ -182,12 +182,7 @@ class ControlServer:
         if not self.bucket.take():
             self._over_limit(data, sender)
             return
-        try:
-            messages = decode_datagram(data)
-        except OscDecodeError as exc:
-            self.rejected += 1
-            self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
-            return
+        messages = self._decode(data, sender)
         for n, message in enumerate(messages):
             # The datagram's own token paid for the first message. While changes are held back,
             # newer ones queue behind them: the guidance ends as the last message asked.
@@ -235,14 +230,20 @@ class ControlServer:
             address = next(iter(self._latest))
             message, sender = self._latest.pop(address)
             if isinstance(message, bytes):
-                try:
-                    decoded = decode_datagram(message)
-                except OscDecodeError as exc:
-                    self.rejected += 1
-                    self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
+                decoded = self._decode(message, sender)
+                if not decoded:
                     continue
                 message = decoded[0]  # a datagram that starts with an address holds one message
             self._handle(message, sender)
+
+    def _decode(self, data: bytes, sender: tuple[str, int]) -> list[Message]:
+        """The datagram's messages; none (counted and logged) when it is not OSC."""
+        try:
+            return decode_datagram(data)
+        except OscDecodeError as exc:
+            self.rejected += 1
+            self.log.warn("control: datagram from %s:%d ignored: %s", sender[0], sender[1], exc)
+            return []
 
     def _handle(self, message: Message, sender: tuple[str, int]) -> None:
         """Decode, then dispatch: post a guidance request, or answer the status query; acknowledge."""

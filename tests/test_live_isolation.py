@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pythonosc.osc_message_builder import OscMessageBuilder
-
 from livelink_bridge.commands.send import request_status
+from livelink_bridge.control_messages import ControlMessage, Image, Text
 from medtalk_core.rig import s_up
 from test_control_hostile import _alive, _children
 from test_daemon import REPO, _free_port
@@ -43,19 +42,17 @@ def _medtalk(tmp_path: Path, osc: OscCollector, control: int | None, *extra: str
     return proc, log
 
 
-def _send(port: int, address: str, *args) -> None:
-    b = OscMessageBuilder(address)
-    for a in args:
-        b.add_arg(a)
+def _send(port: int, message: ControlMessage) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(b.build().dgram, ("127.0.0.1", port))
+        s.sendto(message.encode(), ("127.0.0.1", port))
 
 
-def _stop(proc: subprocess.Popen, log: Path) -> str:
-    if proc.poll() is None:
+def _stop(proc: subprocess.Popen, log: Path, sigterm: bool = True, timeout: float = 30) -> str:
+    """Wait for the daemon to end (after a SIGTERM, unless `sigterm` is False); its log."""
+    if sigterm and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -79,11 +76,10 @@ def test_a_description_and_a_photo_mid_stream_never_stop_the_frames(tmp_path):
     try:
         assert wait_for(lambda: len(osc.frames()) > 120, timeout=_WAIT_S), log.read_text()
         changes = []
-        for address, value, shown in (("/medtalk/guidance/text", "a tired smile", "text: a tired smile"),
-                                      ("/medtalk/guidance/image", str(FACES / "london_001_smiling.jpg"),
-                                       "image: london_001_smiling.jpg")):
+        for message, shown in ((Text("a tired smile"), "text: a tired smile"),
+                               (Image(str(FACES / "london_001_smiling.jpg")), "image: london_001_smiling.jpg")):
             before = time.time()
-            _send(port, address, value)
+            _send(port, message)
             assert wait_for(lambda: request_status("127.0.0.1", port, 5.0)["guidance"] == shown, timeout=30)
             changes.append((before, time.time()))
             time.sleep(1.5)  # the transition (0.5 s) and a second of the new face
@@ -109,10 +105,10 @@ def test_a_burst_of_300_requests_leaves_the_stream_flowing_and_the_last_applied(
         for i in range(299):  # at the rate of the issue's burst, 1,000 a second
             time.sleep(0.001)
             if i % 3 == 2:
-                _send(port, "/medtalk/guidance/image", str(FACES / "london_001_smiling.jpg"))
+                _send(port, Image(str(FACES / "london_001_smiling.jpg")))
             else:
-                _send(port, "/medtalk/guidance/text", texts[i % len(texts)])
-        _send(port, "/medtalk/guidance/text", "furrowed brows")  # the last one
+                _send(port, Text(texts[i % len(texts)]))
+        _send(port, Text("furrowed brows"))  # the last one
         assert wait_for(lambda: request_status("127.0.0.1", port, 5.0)["guidance"] == "text: furrowed brows",
                         timeout=30)
         time.sleep(1.0)
@@ -148,15 +144,12 @@ def test_the_daemon_ends_on_sigterm_whatever_its_children_do(tmp_path, how):
         before = len(osc.frames())
         time.sleep(1.0)
         assert len(osc.frames()) - before > 30, "the stream goes on without its children"
-        proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
-        proc.wait(timeout=30)
+        text = _stop(proc, log)
         took = time.monotonic() - start
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc, log)
         osc.close()
-    text = log.read_text()
     assert proc.returncode == 0 and "Traceback" not in text, text
     assert took < 2.0 * 2, took  # within 2 s; twice that on a loaded machine
     assert wait_for(lambda: not any(_alive(c) for c in children.values()), timeout=5)
@@ -169,11 +162,9 @@ def test_the_daemon_ends_at_the_end_of_its_file_with_its_transcriber_killed(tmp_
         assert wait_for(lambda: "mt-transcribe" in _our_children(proc.pid) and len(osc.frames()) > 30,
                         timeout=_WAIT_S), log.read_text()
         os.kill(_our_children(proc.pid)["mt-transcribe"], signal.SIGKILL)
-        proc.wait(timeout=60)  # the example is 12 s long
+        text = _stop(proc, log, sigterm=False, timeout=60)  # the example is 12 s long
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc, log)
         osc.close()
-    text = log.read_text()
     assert proc.returncode == 0 and "Traceback" not in text, text
     assert "stopped:" in text
