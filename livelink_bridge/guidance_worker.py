@@ -16,9 +16,11 @@ state gave it; a result is handed back with that number, and the state keeps onl
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +35,7 @@ from .child_process import ChildProcess, lower_priority, serve_requests
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often the collector looks for the daemon stopping
+CACHE_SIZE = 64  # features of recent descriptions and photos kept in the child
 WARMUP_TEXT = "a slight smile with raised brows"  # a facial action: builds the pose fit's inverse
 
 
@@ -73,12 +76,15 @@ class Prepared:
 
 
 class _Prepare:
-    """In the child: the animator, warmed, turning (seq, spec) into a Prepared."""
+    """In the child: the animator, warmed, turning (seq, spec) into a Prepared. A feature is a
+    pure function of the request (a photo: of its file's contents), so the latest `CACHE_SIZE`
+    are kept: an operator's presets, sent again, apply at once."""
 
     def __init__(self, recipe: AnimatorRecipe) -> None:
         started = time.perf_counter()
         self.animator = recipe.build()
         self._warm()
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.ready_s = time.perf_counter() - started
 
     def _warm(self) -> None:
@@ -95,13 +101,32 @@ class _Prepare:
         seq, spec = item
         started = time.perf_counter()
         try:
-            feature = self.animator.guidance(spec).detach().float().cpu().numpy()
+            key = _cache_key(spec)
+            feature = self._cache.pop(key, None)
+            if feature is None:
+                feature = self.animator.guidance(spec).detach().float().cpu().numpy()
+            self._cache[key] = feature
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
             error = None
         except MedtalkError as exc:
             feature, error = None, str(exc)
         except Exception as exc:  # a bug costs this request, never the worker or the stream
             feature, error = None, f"internal error: {type(exc).__name__}: {exc}"
         return Prepared(seq, spec, feature, error, time.perf_counter() - started)
+
+
+def _cache_key(spec: GuidanceSpec) -> tuple:
+    """What a feature depends on: the words, or the picture file as it is now (path, size, time)."""
+    if spec.text is not None:
+        return ("text", spec.text, spec.strength)
+    if not isinstance(spec.image, (str, Path)):  # an array: not worth hashing, never served from the cache
+        return ("array", id(spec.image), time.monotonic())
+    try:
+        stat = os.stat(spec.image)
+    except OSError:  # gone: built (and refused) as usual, never served from the cache
+        return ("image", str(spec.image), time.monotonic())
+    return ("image", str(spec.image), stat.st_size, stat.st_mtime_ns, spec.strength)
 
 
 def _serve(recipe: AnimatorRecipe, inbox: Any, outbox: Any) -> None:
@@ -166,6 +191,7 @@ class GuidanceWorker:
             with self._lock:
                 self._in_flight = False
                 self._send_locked()
+            logger.debug("guidance: request %d built in %.0f ms", item.seq, 1000 * item.seconds)
             self.on_result(item)
 
     def _status(self, what: str, detail: Any) -> None:
