@@ -137,7 +137,7 @@ class VirtualMic:
 
     def __init__(self, audio: Path, rate: int, seconds: float) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="medtalk_vmic_"))
-        self.server = PulseServer(self.root)
+        self.server = PulseServer(self.root, realtime=True)  # as a desktop's PulseAudio runs (rtkit)
         self.audio, self.rate, self.seconds = audio, rate, seconds
         self.player = None
         self.module = None

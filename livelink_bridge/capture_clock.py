@@ -11,17 +11,17 @@ sources, named by `CaptureClock.name`:
 - "adc": PortAudio's `inputBufferAdcTime`, where the host API fills it, moved from the stream's
   time to time.time() by the offset between its `currentTime` and the callback's own time.time()
   (their lowest difference: the Python callback runs after PortAudio took its time, by up to
-  milliseconds while another thread holds the GIL).
-  It is trusted while it is physically possible and steady: a block cannot reach the callback
-  before its last sample was captured, the promptest callbacks come within the stream's
-  reported latency of it, and the ADC time of a running stream moves with its samples. The first block whose ADC time breaks
-  one of these (ALSA's PulseAudio plugin does: up to a block late at times, and its first second
-  hundreds of ms off), or that has none, ends its use for this opening: the anchor moves to
-  the callbacks' envelope at once.
+  milliseconds while another thread holds the GIL). It is trusted while it is physically
+  possible and steady: a block cannot reach the callback before its last sample was captured,
+  the promptest callbacks come within the stream's reported latency of it, and the ADC time of
+  a running stream moves with its samples. The first block whose ADC time breaks one of these
+  (ALSA's PulseAudio plugin does: up to a block late at times, and its first second hundreds of
+  ms off), or that has none, ends its use for this opening: the anchor moves to the callbacks'
+  envelope at once.
 - "callback-sample": each callback bounds the anchor from above (its block was complete before
   the callback ran: anchor <= callback time - samples so far / rate), and the anchor is the lower
   envelope of those bounds over the last few seconds, so bursty or late callbacks never pull it
-  forward; a block that comes earlier than the clock allows moves it back at once. It is the
+  forward; a block that comes sooner than the clock allows moves it back at once. It is the
   time each sample could first have reached the process: the device's own latency before that
   is not in it (`MicSource.input_latency_s`, which the playout delay adds, covers it).
 
@@ -30,9 +30,10 @@ slowly: the anchor moves toward its estimate by `GAIN_PER_S` of the error per se
 at most `MAX_SLEW` seconds per second. An error beyond `REANCHOR_S` that lasts `REANCHOR_AFTER_S`
 of audio (or comes after a driver overflow, or after the callbacks paused: a source that
 delivered nothing) means samples were lost or never made: the clock re-anchors (an ADC time that
-jumps is no longer trusted). A new
-opening of the device is a new clock. Pure and thread-free: `MicSource` records (callback time,
-ADC time, current time, frames) in its audio callback and runs this on its reading thread.
+jumps is no longer trusted). A pause followed by its backlog re-anchors and steps back within
+the batch it is read in (`place`). A new opening of the device is a new clock. Pure and
+thread-free: `MicSource` records (callback time, ADC time, current time, frames) in its audio
+callback and runs this on its reading thread.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class CaptureClock:
         out = []
         starts = []
         placed_from = 0
+        anchor = self.anchor
         for i, block in enumerate(blocks):
             before = self.reanchors
             out.append(self.observe(block))
@@ -108,6 +110,9 @@ class CaptureClock:
                 placed_from = i
         for i in range(placed_from, len(blocks)):
             out[i] = self.anchor + starts[i] / self.rate
+        if anchor is not None and abs(self.anchor - anchor) > REANCHOR_S:  # not a pause's backlog, undone in the batch
+            logger.info("input capture times re-anchored by %+.0f ms: samples lost or never made (a stall, an idle "
+                        "source)", 1000 * (self.anchor - anchor))
         return out
 
     def observe(self, block: Callback) -> float:
@@ -180,8 +185,7 @@ class CaptureClock:
             self._run_target = min(self._run_target, bound)
             if (block.overflow or pause > REANCHOR_S
                     or self.samples - self._run_start >= REANCHOR_AFTER_S * self.rate):
-                logger.info("input capture times re-anchored by %+.1f ms (samples lost)",
-                            1000 * (self._run_target - self.anchor))
+                logger.debug("input capture times re-anchored by %+.1f ms", 1000 * (self._run_target - self.anchor))
                 self.anchor = self._run_target
                 self.reanchors += 1
                 self._run_start = None

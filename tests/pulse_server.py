@@ -34,8 +34,9 @@ class PulseUnavailable(RuntimeError):
 class PulseServer:
     """`start()` runs `pulseaudio` on a private socket; `close()` stops it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, realtime: bool = False) -> None:
         self.root = Path(root)
+        self.realtime = realtime  # ask for a high nice level and real-time scheduling, as a desktop's server has
         runtime = self.root / "run"
         config = self.root / "config"
         self.env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), PULSE_RUNTIME_PATH=str(runtime / "pulse"),
@@ -56,6 +57,8 @@ class PulseServer:
         cmd = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=false",
                "--system=false", "--log-target=stderr", "--log-level=error",
                "-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}"]
+        if self.realtime:  # granted where the process may (root, or CAP_SYS_NICE); otherwise ignored
+            cmd[1:1] = ["--high-priority=yes", "--realtime=yes"]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
