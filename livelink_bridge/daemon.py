@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_WAIT_S = 0.02  # longest a wait for audio (loop) or for a deadline (sender) lasts
 _IDLE_WAIT_S = 0.002  # the sender's pause when a deadline has passed but nothing can be sent
+_CHILD_START_WAIT_S = 20.0  # longest the stream waits at start for the guidance child to load
 
 
 def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> AudioSource:
@@ -188,8 +189,22 @@ class Daemon:
         self.status = StatusLine(self.stats, lambda: self.state.snapshot().as_dict(), cfg.status.interval_s).start()
         if self.realtime:  # the output clock needs a timeline that goes on while the input delivers nothing
             self.timeline = GaplessSource(self.source, cfg.source.input_lost_ms / 1000.0)
+        if self.guidance_worker is not None:
+            self._await_guidance_worker()
         self._input.start()
         return self
+
+    def _await_guidance_worker(self) -> None:
+        """Start the stream once the guidance child has loaded (or after `_CHILD_START_WAIT_S`):
+        its start-up (torch, the model, the landmark graph) beside the first frames made them late,
+        and taught the adaptive delay a peak it then took a minute to forget."""
+        started = time.monotonic()
+        while not self.guidance_worker.ready.wait(0.1):
+            if self.guidance_worker.failure is not None or self._stop.is_set():
+                return
+            if time.monotonic() - started > _CHILD_START_WAIT_S:
+                logger.warning("guidance: the descriptions and photos process is still loading; streaming meanwhile")
+                return
 
     def stop(self) -> None:
         self._stop.set()
