@@ -204,12 +204,12 @@ def main() -> int:
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
+            time.sleep(0.5)
             try:
-                status = request_status("127.0.0.1", port, 1.0)
-                if status.get("frames_sent", 0) > 60:
+                if request_status("127.0.0.1", port, 1.0).get("frames_sent", 0) > 60:
                     break
             except Exception:  # noqa: BLE001 - still starting
-                time.sleep(0.5)
+                continue
         else:
             raise SystemExit(f"the daemon did not start: see {work / 'run.log'}")
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
