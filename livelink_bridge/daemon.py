@@ -47,13 +47,14 @@ logger = logging.getLogger(__name__)
 _MAX_WAIT_S = 0.02  # longest a wait for audio (loop) or for a deadline (sender) lasts
 _IDLE_WAIT_S = 0.002  # the sender's pause when a deadline has passed but nothing can be sent
 _CHILD_START_WAIT_S = 20.0  # longest the stream waits at start for the guidance child to load
+_FILLER_GRACE_S = 0.5  # after filled-in silence, frames still made from it leave the engine this long
 
 
 def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> AudioSource:
     """The configured audio source; a network source's control messages go to `control`."""
     s = cfg.source
     if s.kind == "mic":
-        return MicSource(s.input_device, chunk_ms=s.chunk_ms, queue_blocks=s.queue_blocks)
+        return MicSource(s.input_device, queue_blocks=s.queue_blocks, config=s.mic)
     if s.kind == "network":
         from .net_listeners import network_source
 
@@ -124,6 +125,7 @@ class Daemon:
         self.monitor: AudioMonitor | None = None
         self._guidance_version = -1
         self._send_errors = 0
+        self._learn_from = 0.0  # the adaptive delay learns from frames made after this time
         self.tuning: ProcessTuning | None = None
 
     @property
@@ -192,6 +194,11 @@ class Daemon:
         if self.guidance_worker is not None:
             self._await_guidance_worker()
         self._input.start()
+        if self.clock is not None and self._input.input_latency_s > 0:  # known once the device is open
+            self.clock.playout.raise_base(self._input.input_latency_s)
+            logger.info("playout delay %.0f ms (%.0f ms input latency included)", 1000 * self.clock.delay_s,
+                        1000 * self._input.input_latency_s)
+        self.stats.capture_clock = self._input.clock_name
         return self
 
     def _await_guidance_worker(self) -> None:
@@ -313,6 +320,8 @@ class Daemon:
         level = self._input.level_db  # NaN when the chunk held NaN samples
         self.stats.input_level_db = level if math.isfinite(level) else -120.0
         self.stats.input_lost = self.timeline is not None and self.timeline.input_lost
+        if self.stats.input_lost:  # silence filled in late: the adaptive delay must not learn from its frames
+            self._learn_from = time.time() + _FILLER_GRACE_S
         self.stats.overflows = self._input.overflows
 
     def _poll_control(self) -> None:
@@ -331,7 +340,7 @@ class Daemon:
             provisional = self.engine.provisional()
             now = time.time()
             with self._clock_lock:
-                self.clock.push(frames, now)
+                self.clock.push(frames, now if now >= self._learn_from else None)
                 self.clock.offer(provisional)
         else:
             self._send(frames)

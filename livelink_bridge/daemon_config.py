@@ -23,6 +23,7 @@ from .control import ControlConfig
 from .engine import EngineConfig
 from .guidance_state import MAX_INTENSITY
 from .idle import IdleConfig
+from .sources import MicConfig
 from .status import StatusConfig
 
 SourceKind = Literal["mic", "file", "example", "network"]
@@ -50,8 +51,9 @@ class SourceConfig:
     input_device: str | None = None  # mic: device name (substring) or index; None = system default
     realtime: bool = True  # file: pace chunks in real time (False = as fast as possible)
     loop: bool = False  # file: start over at the end instead of stopping
-    chunk_ms: float = 5.0  # file: chunk length; mic: block length asked of the driver (adds to latency)
+    chunk_ms: float = 5.0  # file and network: chunk length (a microphone's blocks: mic.block_ms)
     queue_blocks: int = 400  # mic: bounded callback queue (400 x 5 ms = 2 s); overflow is counted
+    mic: MicConfig = field(default_factory=MicConfig)  # mic: block size and latency asked of the host API
     input_lost_ms: float = 200.0  # live: no audio this long = input lost; silence (idle frames) fills in
     listen: str = "ws://127.0.0.1:8765"  # network: ws:// or tcp:// address the daemon listens on (127.0.0.1 = this machine only)
     buffer_s: float = 2.0  # network: audio queued ahead of real time at most; a faster client waits

@@ -53,6 +53,14 @@ class GaplessSource:
         return self.inner.overflows
 
     @property
+    def input_latency_s(self) -> float:
+        return self.inner.input_latency_s
+
+    @property
+    def clock_name(self) -> str:
+        return self.inner.clock_name
+
+    @property
     def end_frame(self) -> int | None:
         return self.inner.end_frame
 

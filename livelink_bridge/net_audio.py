@@ -169,6 +169,8 @@ class NetworkSource:
         self.exhausted = False  # the timeline never ends
         self.overflows = 0  # a network stream is paced, never dropped
         self.level_db = -120.0
+        self.input_latency_s = 0.0  # a chunk's capture time is its arrival
+        self.clock_name = "arrival"
         self.streams = 0  # streams accepted so far
         self.refused = 0  # clients turned away (bad header, another stream active)
         self.recent: deque[StreamSession] = deque(maxlen=16)  # the latest streams, newest last

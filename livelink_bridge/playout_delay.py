@@ -27,6 +27,12 @@ class PlayoutDelay:
         self._peak = 0.0  # largest recent need, as it stood at _peak_at
         self._peak_at = 0.0
 
+    def raise_base(self, extra_s: float) -> None:
+        """The input itself lags by `extra_s` (a device's reported latency): every bound moves up."""
+        self.base_s += extra_s
+        self.max_s += extra_s
+        self.current += extra_s
+
     @property
     def adaptive(self) -> bool:
         return self.max_s > self.base_s

@@ -50,6 +50,8 @@ class AudioSource(Protocol):
     exhausted: bool  # True once a non-looping source has handed out its last chunk
     level_db: float  # RMS level of the latest chunk, dB full scale
     overflows: int  # input blocks lost (mic queue full or driver overflow)
+    input_latency_s: float  # how long before it is handed out a sample was captured, as the input reports it
+    clock_name: str  # what capture times follow: "file", "arrival" (network), "adc" or "callback-sample" (mic)
 
     @property
     def end_frame(self) -> int | None:
@@ -496,6 +498,8 @@ class FileSource:
         self.exhausted = False
         self.overflows = 0  # a file never overflows; kept for a uniform status line
         self.level_db = -120.0
+        self.input_latency_s = 0.0
+        self.clock_name = "file"
 
     @property
     def duration_s(self) -> float:

@@ -43,6 +43,7 @@ class StreamStats:
         self.skipped_frames = 0  # output indices never sent (stale after a stall, or skipped audio)
         self.continued_frames = 0  # late frames with no model prediction: continued from the last pose
         self.playout_delay_ms: float | None = None  # live: the (adaptive) capture-to-send target now
+        self.capture_clock = ""  # what capture times follow (the source's clock_name)
         self.source = ""
         self._latency: deque[float] = deque(maxlen=history)  # seconds, capture -> send
         self._sent_at: deque[float] = deque(maxlen=240)  # wall times of recent sends
@@ -78,6 +79,7 @@ class StreamStats:
                 "gap_s": round(self.gap_s, 3), "longest_gap_s": round(self.longest_gap_s, 3),
                 "skipped_frames": self.skipped_frames, "continued_frames": self.continued_frames,
                 "playout_delay_ms": None if self.playout_delay_ms is None else round(self.playout_delay_ms, 1),
+                "capture_clock": self.capture_clock,
                 "latency_ms_p50": None if p50 is None else round(p50, 1),
                 "latency_ms_p95": None if p95 is None else round(p95, 1)}
 
@@ -92,11 +94,12 @@ def format_status(stats: StreamStats, guidance: dict[str, Any], now: float) -> s
     lat = "-" if d["latency_ms_p50"] is None else f"{d['latency_ms_p50']:.0f}/{d['latency_ms_p95']:.0f} ms"
     mute = " MUTED" if guidance.get("muted") else ""
     delay = "" if d["playout_delay_ms"] is None else f" (delay {d['playout_delay_ms']:.0f} ms)"
+    clock = f" [{stats.capture_clock} clock]" if stats.capture_clock else ""
     # A lost input (nothing delivered) reads differently from a quiet one (silence delivered).
     level = "input lost" if stats.input_lost else f"in {_bar(stats.input_level_db)} {stats.input_level_db:5.0f} dB"
     return (f"{level:<22} | "
             f"{guidance.get('guidance', '?')} x{guidance.get('intensity', 1.0):.1f}{mute} | "
-            f"{d['fps']:4.1f} fps | latency p50/p95 {lat}{delay} | late {d['late_frames']} | "
+            f"{d['fps']:4.1f} fps | latency p50/p95 {lat}{clock}{delay} | late {d['late_frames']} | "
             f"sent {d['packets_sent']} | overflows {d['overflows']} | gaps {d['gaps']} | "
             f"bad samples {d['bad_samples']}")
 
