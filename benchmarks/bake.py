@@ -57,7 +57,7 @@ def checkpoint_for(arg: str | None, scratch: Path) -> tuple[str, str]:
 
 def part_clips(folder: Path, out: Path, checkpoint: str, device: str | None, transcribe: bool, fp16: bool,
                batch_size: int) -> dict:
-    from livelink_bridge.bake import BakeOptions, bake
+    from livelink_bridge.offline.bake import BakeOptions, bake
     from medtalk_core.inference import Animator
 
     animator = Animator.from_checkpoint(checkpoint, device=device, overrides=backbone_overrides(checkpoint, device, fp16))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import socket
 import subprocess
@@ -37,8 +36,8 @@ from md_table import append_rows  # noqa: E402
 from udp_receivers import RawCollector  # noqa: E402  (a test helper: a plain UDP socket on 127.0.0.1)
 
 from livelink_bridge.commands.send import request_status  # noqa: E402
-from livelink_bridge.control_messages import ControlMessage, Emotion, Image, Text  # noqa: E402
-from livelink_bridge.osc_wire import OscDecodeError, decode_datagram  # noqa: E402
+from livelink_bridge.control.messages import ControlMessage, Emotion, Image, Text  # noqa: E402
+from livelink_bridge.control.wire import OscDecodeError, decode_datagram  # noqa: E402
 from medtalk_core.audio import load_audio, write_audio  # noqa: E402
 from medtalk_core.rig import EMOTIONS, s_up  # noqa: E402
 

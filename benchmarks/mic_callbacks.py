@@ -5,10 +5,10 @@ plays speech into it in a loop, and opens the PortAudio stream (ALSA's pulse plu
 each block size and latency in turn, recording every callback: its time, frames and the driver's
 ADC and current times. Per setting it prints what the stream reports, the callback intervals
 (p50 / p95, and how many come within 1 ms of the previous one: a burst), whether the capture
-clock (`livelink_bridge/capture_clock.py`) could use the ADC time, how long after the captured
+clock (`livelink_bridge/sources/capture_clock.py`) could use the ADC time, how long after the captured
 audio each block reached the callback by that clock (p50 / p95 / max: what the playout delay has
 to cover beyond the file source's), and the CPU the recording process used (PortAudio, the ALSA
-plugin's PulseAudio client and the callback; the daemon's model shares those cores). `HOST_API_STREAMS` in sources.py records the choice.
+plugin's PulseAudio client and the callback; the daemon's model shares those cores). `HOST_API_STREAMS` in sources/mic.py records the choice.
 
     python3 benchmarks/mic_callbacks.py [--seconds 30] [--rate 44100] [--audio WAV]
         [--settings 5:high,5:low,5:0.015,10:low,20:low] [--table FILE]
@@ -32,7 +32,7 @@ from pulse_server import VMIC_DEVICE, PulseServer  # noqa: E402  (a test helper:
 
 from md_table import append_rows  # noqa: E402
 
-from livelink_bridge.capture_clock import Callback, CaptureClock  # noqa: E402
+from livelink_bridge.sources.capture_clock import Callback, CaptureClock  # noqa: E402
 from livelink_bridge.sources import example_path  # noqa: E402
 
 

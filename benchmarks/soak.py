@@ -9,7 +9,6 @@ between frames at the receiver, the gaps the daemon bridged and its exit status.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import socket

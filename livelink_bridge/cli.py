@@ -16,7 +16,7 @@ from types import ModuleType
 from medtalk_core import __version__
 from medtalk_core.errors import MedtalkError
 
-from . import commands
+from livelink_bridge import commands
 
 
 def _command_modules() -> list[ModuleType]:

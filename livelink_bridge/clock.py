@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 
 from medtalk_core.audio import FPS
 
-from .continuation import Continuation, ContinuationConfig
-from .frames import RigFrame
-from .playout_delay import PlayoutDelay
+from livelink_bridge.continuation import Continuation, ContinuationConfig
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.playout_delay import PlayoutDelay
 
 
 @dataclass(frozen=True)

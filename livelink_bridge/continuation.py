@@ -23,7 +23,7 @@ from medtalk_core.audio import FPS
 from medtalk_core.crossfade import crossfade, ramp
 from medtalk_core.rig import clamp, s_lip
 
-from .idle import IdleConfig, breathing
+from livelink_bridge.idle import IdleConfig, breathing
 
 
 @dataclass(frozen=True)

@@ -18,26 +18,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .clock import FrameClock
-from .continuation import Continuation
-from .control import ControlServer
-from .daemon_config import DaemonConfig
-from .engine import StreamingEngine
-from .frames import RigFrame
-from .gapless import GaplessSource
-from .guidance_state import ControlInbox, GuidanceState
-from .guidance_worker import AnimatorRecipe, GuidanceWorker
-from .hotkeys import Hotkeys
+from livelink_bridge.clock import FrameClock
+from livelink_bridge.continuation import Continuation
+from livelink_bridge.control.server import ControlServer
+from livelink_bridge.daemon_config import DaemonConfig
+from livelink_bridge.engine import StreamingEngine
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.sources.gapless import GaplessSource
+from livelink_bridge.control.state import ControlInbox, GuidanceState
+from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker
+from livelink_bridge.control.hotkeys import Hotkeys
 from medtalk_core.audio import zero_nonfinite
 from medtalk_core.inference_mode import rules
 
-from .monitor import AudioMonitor
-from .process_tuning import ProcessTuning
-from .sources import AudioChunk, AudioSource, FileSource, MicSource, example_path
-from .stall import StallGuard
-from .status import StatusLine, StreamStats
-from .transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
-from .transports import Transport
+from livelink_bridge.sources.monitor import AudioMonitor
+from livelink_bridge.process_tuning import ProcessTuning
+from livelink_bridge.sources import AudioChunk, AudioSource, example_path
+from livelink_bridge.sources.file import FileSource
+from livelink_bridge.sources.mic import MicSource
+from livelink_bridge.stall import StallGuard
+from livelink_bridge.status import StatusLine, StreamStats
+from livelink_bridge.transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
+from livelink_bridge.transports import Transport
 
 if TYPE_CHECKING:
     from medtalk_core.inference import Animator
@@ -56,7 +58,7 @@ def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> Audi
     if s.kind == "mic":
         return MicSource(s.input_device, queue_blocks=s.queue_blocks, config=s.mic)
     if s.kind == "network":
-        from .net_listeners import network_source
+        from livelink_bridge.sources.listeners import network_source
 
         return network_source(s.listen, chunk_ms=s.chunk_ms, buffer_s=s.buffer_s, control=control,
                               max_control_per_s=cfg.control.max_reads_per_s)
@@ -69,17 +71,17 @@ def build_transports(cfg: DaemonConfig) -> list[Transport]:
     t = cfg.transports
     out: list[Transport] = []
     if t.osc.enabled:
-        from .transports.osc_frames import OscFrameTransport
+        from livelink_bridge.transports.osc_frames import OscFrameTransport
 
         out.append(OscFrameTransport(t.osc.host, t.osc.port, subject=t.osc.subject, curve_set=t.osc.curve_set,
                                      face_board=t.osc.face_board))
     if t.livelink_face.enabled:
-        from .transports.livelink_face import LiveLinkFaceTransport
+        from livelink_bridge.transports.livelink_face import LiveLinkFaceTransport
 
         lf = t.livelink_face
         out.append(LiveLinkFaceTransport(lf.host, lf.port, subject=lf.subject, device_id=lf.device_id))
     if t.recorder.enabled:
-        from .transports.recorder import RecorderTransport
+        from livelink_bridge.transports.recorder import RecorderTransport
 
         out.append(RecorderTransport(t.recorder.directory))
     return out

@@ -18,13 +18,12 @@ from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
 
-from .clock import ClockConfig
-from .control import ControlConfig
-from .engine import EngineConfig
-from .guidance_state import MAX_INTENSITY
-from .idle import IdleConfig
-from .sources import MicConfig
-from .status import StatusConfig
+from livelink_bridge.clock import ClockConfig
+from livelink_bridge.control.server import ControlConfig
+from livelink_bridge.engine import EngineConfig
+from livelink_bridge.control.state import MAX_INTENSITY
+from livelink_bridge.sources.mic import MicConfig
+from livelink_bridge.status import StatusConfig
 
 SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
@@ -138,7 +137,7 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
     if cfg.source.kind == "network":
-        from .net_listeners import parse_listen_url
+        from livelink_bridge.sources.listeners import parse_listen_url
 
         try:
             parse_listen_url(cfg.source.listen)

@@ -34,8 +34,8 @@ from medtalk_core.guidance import mix
 from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
-from .frames import RigFrame, SegmentText
-from .idle import IdleConfig, IdleMotion
+from livelink_bridge.frames import RigFrame, SegmentText
+from livelink_bridge.idle import IdleConfig, IdleMotion
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import numpy as np
 from medtalk_core.errors import MedtalkError
 from medtalk_core.guidance import GuidanceSpec
 
-from .child_process import ChildProcess, lower_priority, serve_requests
+from livelink_bridge.child_process import ChildProcess, lower_priority, serve_requests
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from dataclasses import replace
 
 from medtalk_core.audio import SAMPLE_RATE
 
-from .engine import StreamingEngine
-from .sources import AudioChunk
-from .transcribe_worker import SpeechSegmenter
+from livelink_bridge.engine import StreamingEngine
+from livelink_bridge.sources import AudioChunk
+from livelink_bridge.transcribe_worker import SpeechSegmenter
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from medtalk_core.audio import SAMPLE_RATE, num_frames, rms
 
-from .child_process import ChildProcess, lower_priority, serve_requests
-from .frames import SegmentText
+from livelink_bridge.child_process import ChildProcess, lower_priority, serve_requests
+from livelink_bridge.frames import SegmentText
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from test_sources import FakeDevice  # noqa: E402
 
 from livelink_bridge.daemon import Daemon  # noqa: E402
 from livelink_bridge.daemon_config import DaemonConfig  # noqa: E402
-from livelink_bridge.sources import MicSource  # noqa: E402
+from livelink_bridge.sources.mic import MicSource  # noqa: E402
 
 rep = dataclasses.replace
 

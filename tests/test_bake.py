@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livelink_bridge import writers
-from livelink_bridge.bake import BakeOptions, GuidanceChoice, bake, find_inputs, read_manifest
+from livelink_bridge.offline import writers
+from livelink_bridge.offline.bake import BakeOptions, GuidanceChoice, bake, find_inputs, read_manifest
 from livelink_bridge.cli import main
 from medtalk_core import audio, rig
 from medtalk_core.curve_sets import board_curve_names

@@ -1,4 +1,4 @@
-"""Microphone capture times follow the audio, not the callbacks (livelink_bridge/capture_clock.py).
+"""Microphone capture times follow the audio, not the callbacks (livelink_bridge/sources/capture_clock.py).
 
 A fake driver captures samples on a true sample clock (sample n at T0 + n / rate) and calls back
 as a real one does: steadily, with jitter, or in PulseAudio-like bursts (four callbacks within a
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_sources import Clock, FakeDevice
 
-from livelink_bridge.capture_clock import REANCHOR_S, Callback, CaptureClock
-from livelink_bridge.sources import MicConfig, MicSource
+from livelink_bridge.sources.capture_clock import REANCHOR_S, Callback, CaptureClock
+from livelink_bridge.sources.mic import MicConfig, MicSource
 from medtalk_core.audio import SAMPLE_RATE
 from medtalk_core.errors import ConfigError
 
@@ -146,7 +146,7 @@ def test_an_impossible_adc_time_is_refused_for_the_callbacks(lag_s, caplog):
     or tens of ms before the promptest callbacks of a stream that reports no latency."""
     clock = Clock()
     mic, dev = mic_on(44100, clock)
-    with caplog.at_level(logging.INFO, logger="livelink_bridge.capture_clock"):
+    with caplog.at_level(logging.INFO, logger="livelink_bridge.sources.capture_clock"):
         chunks = stream(mic, dev, clock, delivered("bursty", 1000, 220, 44100), 220, adc_info(lag_s, 44100, 220))
     err, _ = errors(chunks)
     assert mic.clock_name == "callback-sample" and "following the callbacks' sample clock" in caplog.text

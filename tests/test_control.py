@@ -16,9 +16,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
-from livelink_bridge.control import ControlConfig, STATUS_REPLY, ControlServer, decode
-from livelink_bridge.guidance_state import GuidanceRequest, GuidanceState
-from livelink_bridge.hotkeys import Hotkeys
+from livelink_bridge.control.server import ControlConfig, STATUS_REPLY, ControlServer, decode
+from livelink_bridge.control.state import GuidanceRequest, GuidanceState
+from livelink_bridge.control.hotkeys import Hotkeys
 from medtalk_core.errors import MedtalkError
 from medtalk_core.guidance import strength_of
 from udp_receivers import wait_for
@@ -261,7 +261,7 @@ def test_protocol_doc_lists_exactly_the_control_messages():
     import re
     from pathlib import Path
 
-    from livelink_bridge.control_messages import MESSAGES
+    from livelink_bridge.control.messages import MESSAGES
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
     section = doc.split("## 2. Control", 1)[1].split("\n## ", 1)[0]

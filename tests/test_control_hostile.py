@@ -17,10 +17,10 @@ import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
-from livelink_bridge.control import ControlConfig, ControlServer, decode
-from livelink_bridge.guidance_state import GuidanceState
-from livelink_bridge.control_messages import ACK
-from livelink_bridge.osc_wire import (MAX_DEPTH, PATTERN_CHARS, Message, OscDecodeError,
+from livelink_bridge.control.server import ControlConfig, ControlServer, decode
+from livelink_bridge.control.state import GuidanceState
+from livelink_bridge.control.messages import ACK
+from livelink_bridge.control.wire import (MAX_DEPTH, PATTERN_CHARS, Message, OscDecodeError,
                                       decode_datagram)
 from medtalk_core.errors import MedtalkError
 from test_control import _msg, _send, _status, applying

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from livelink_bridge.bake import BakeOptions, bake
+from livelink_bridge.offline.bake import BakeOptions, bake
 from livelink_bridge.engine import EngineConfig
 from livelink_bridge.idle import IdleConfig
 from livelink_bridge.engine import StreamingEngine, stream_array
-from livelink_bridge.writers import read_rig_file
+from livelink_bridge.offline.writers import read_rig_file
 from medtalk_core import checkpoint
 from medtalk_core.audio import SAMPLE_RATE, write_audio
 from medtalk_core.inference import Animator

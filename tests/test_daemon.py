@@ -343,7 +343,7 @@ def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
     unplugged, and comes back: idle frames whenever it delivers nothing."""
     from test_sources import FakeDevice
 
-    from livelink_bridge.sources import MicSource
+    from livelink_bridge.sources.mic import MicSource
 
     dev = FakeDevice(48000, 1)
     mic = MicSource(stream_factory=dev.open, device_query=dev.query, lost_after_s=0.3, backoff_s=(0.3, 0.3))

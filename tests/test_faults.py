@@ -5,7 +5,6 @@ that preview could not read, and bad configs that printed a traceback."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -17,8 +16,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from livelink_bridge import writers
-from livelink_bridge.bake import BakeOptions, bake
+from livelink_bridge.offline import writers
+from livelink_bridge.offline.bake import BakeOptions, bake
 from livelink_bridge.cli import main
 from livelink_bridge.daemon import Daemon
 from livelink_bridge.frames import RigFrame

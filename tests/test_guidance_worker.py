@@ -8,7 +8,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker, _Prepare
 from medtalk_core.guidance import GuidanceSpec

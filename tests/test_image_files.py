@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livelink_bridge.control_messages import decode
+from livelink_bridge.control.messages import decode
 from medtalk_core.errors import MedtalkError
 from medtalk_core.image_files import ImageFileError, check_image_file, read_rgb
 

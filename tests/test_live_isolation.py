@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from livelink_bridge.commands.send import request_status
-from livelink_bridge.control_messages import ControlMessage, Image, Text
+from livelink_bridge.control.messages import ControlMessage, Image, Text
 from medtalk_core.rig import s_up
 from test_control_hostile import _alive, _children
 from test_daemon import REPO, _free_port

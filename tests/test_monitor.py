@@ -13,7 +13,7 @@ from livelink_bridge.clock import FrameClock
 from livelink_bridge.daemon import Daemon
 from livelink_bridge.daemon_config import DaemonConfig, validate
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.monitor import AudioMonitor
+from livelink_bridge.sources.monitor import AudioMonitor
 from livelink_bridge.sources import AudioChunk, example_path
 from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, load_audio, num_frames, write_audio
 from medtalk_core.errors import ConfigError
@@ -128,8 +128,8 @@ def test_the_daemon_feeds_the_monitor_every_sample(stream_animator, tmp_path, mo
     wav = tmp_path / "clip.wav"
     write_audio(wav, audio)
     out = FakeOutput()
-    monkeypatch.setattr("livelink_bridge.monitor._sounddevice_stream", out.factory)
-    monkeypatch.setattr("livelink_bridge.monitor._sounddevice_query",
+    monkeypatch.setattr("livelink_bridge.sources.monitor._sounddevice_stream", out.factory)
+    monkeypatch.setattr("livelink_bridge.sources.monitor._sounddevice_query",
                         lambda d: {"name": "fake", "default_samplerate": 16000})
     cfg = DaemonConfig()
     cfg = rep(cfg, source=rep(cfg.source, kind="file", path=str(wav), realtime=True),

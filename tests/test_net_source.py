@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 
 from livelink_bridge.daemon import Daemon
 from livelink_bridge.daemon_config import DaemonConfig, validate
-from livelink_bridge.net_audio import NetworkSource, PcmDecoder, StreamFormat, StreamRefused, parse_header
-from livelink_bridge.net_listeners import parse_listen_url
+from livelink_bridge.sources.network import NetworkSource, PcmDecoder, StreamFormat, StreamRefused, parse_header
+from livelink_bridge.sources.listeners import parse_listen_url
 from livelink_bridge.sources import example_path
 from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, resample
 from medtalk_core.errors import ConfigError, MedtalkError

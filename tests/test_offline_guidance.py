@@ -193,7 +193,7 @@ def _blank(path: Path) -> Path:
 
 
 def test_live_state_takes_a_photo_and_a_bad_one_changes_nothing(faces, animator, tmp_path, caplog) -> None:
-    from livelink_bridge.guidance_state import GuidanceState
+    from livelink_bridge.control.state import GuidanceState
 
     state = GuidanceState(animator, "neutral")
     state.set_image(str(FACES / "london_001_smiling.jpg"))

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from livelink_bridge import preview, writers
+from livelink_bridge.offline import preview, writers
 from livelink_bridge.cli import main
 from medtalk_core import face_drawing, rig
 from medtalk_core.errors import MedtalkError

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from livelink_bridge.sources import parse_device
+from livelink_bridge.sources.mic import parse_device
 from medtalk_core.audio import frame_samples, load_audio, num_frames
 from medtalk_core.rig import controller_names
 from pulse_server import VMIC_DEVICE, PulseServer, PulseUnavailable

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from livelink_bridge.gapless import GaplessSource
-from livelink_bridge.sources import FileSource, MicSource, StreamResampler
+from livelink_bridge.sources.gapless import GaplessSource
+from livelink_bridge.sources.file import FileSource
+from livelink_bridge.sources.mic import MicSource
+from livelink_bridge.sources.resampling import StreamResampler
 from medtalk_core.audio import SAMPLE_RATE, write_audio
 from medtalk_core.errors import AudioLoadError, MedtalkError
 

@@ -6,7 +6,6 @@ source (`medtalk run`) and an injected microphone stream, 3 s and 10 s each."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livelink_bridge import writers
+from livelink_bridge.offline import writers
 from medtalk_core import rig
 
 SCRIPT_DIR = Path(__file__).resolve().parents[1] / "unreal_plugin" / "editor_scripts"

@@ -52,7 +52,7 @@ class ModelChoice:
 
 def model_choice(args: argparse.Namespace) -> ModelChoice:
     """--config's model and backbones sections, with --checkpoint, --device, --mode, --backbone over them."""
-    from ..daemon_config import DaemonConfig, load_daemon_config
+    from livelink_bridge.daemon_config import DaemonConfig, load_daemon_config
 
     from medtalk_core.inference_mode import rules
 

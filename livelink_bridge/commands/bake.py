@@ -12,7 +12,7 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
 from medtalk_core.long_audio import WindowOptions
 
-from ._model_flags import add_model_flags, load_animator, model_choice
+from livelink_bridge.commands._model_flags import add_model_flags, load_animator, model_choice
 
 NAME = "bake"
 HELP = "bake audio files or folders into animation files (csv, json, txt)"
@@ -60,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bake import BakeOptions, GuidanceChoice, NEUTRAL, bake
-    from ..writers import parse_formats
+    from livelink_bridge.offline.bake import BakeOptions, GuidanceChoice, NEUTRAL, bake
+    from livelink_bridge.offline.writers import parse_formats
 
     if not 0 < args.fps <= 240:
         raise MedtalkError(f"--fps must be in (0, 240], got {args.fps}")

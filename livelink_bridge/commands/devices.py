@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sources import list_input_devices
+    from livelink_bridge.sources.mic import list_input_devices
 
     devices = list_input_devices()
     if not devices:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._model_flags import add_backbone_flag, flag_overrides
+from livelink_bridge.commands._model_flags import add_backbone_flag, flag_overrides
 
 NAME = "import-release"
 HELP = "convert the MEDTalk release's weights (cross_recon/audio_cont/audio_semantic/clip_emotion .pth) to a checkpoint"
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from medtalk_core.errors import MedtalkError
     from medtalk_core.release_import import import_release
 
-    from ..daemon_config import load_daemon_config
+    from livelink_bridge.daemon_config import load_daemon_config
 
     out = Path(args.out)
     if (out / CONFIG_NAME).is_file() and not args.force:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
 
-from ._model_flags import add_model_flags, load_animator, model_choice
+from livelink_bridge.commands._model_flags import add_model_flags, load_animator, model_choice
 
 NAME = "preview"
 HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from medtalk_core.audio import AUDIO_SUFFIXES, load_audio
     from medtalk_core.long_audio import AudioFileReader, animate_file
 
-    from ..preview import PreviewOptions, Take, render
-    from ..writers import TAKE_SUFFIXES, read_rig_file
+    from livelink_bridge.offline.preview import PreviewOptions, Take, render
+    from livelink_bridge.offline.writers import TAKE_SUFFIXES, read_rig_file
 
     source = Path(args.input)
     suffix = source.suffix.lower()

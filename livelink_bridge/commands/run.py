@@ -15,7 +15,7 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.rig import emotion_id
 
-from ._model_flags import add_model_flags, flag_overrides
+from livelink_bridge.commands._model_flags import add_model_flags, flag_overrides
 
 NAME = "run"
 HELP = "stream live: microphone or audio file in, MetaHuman face animation out (OSC / Live Link Face)"
@@ -76,7 +76,7 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
         elif args.source.startswith("file:") and len(args.source) > 5:
             src = rep(src, kind="file", path=args.source[5:])
         elif args.source.startswith(("ws://", "tcp://")):
-            from ..net_listeners import parse_listen_url
+            from livelink_bridge.sources.listeners import parse_listen_url
 
             parse_listen_url(args.source)
             src = rep(src, kind="network", path=None, listen=args.source)
@@ -147,8 +147,8 @@ def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon import Daemon
-    from ..daemon_config import load_daemon_config, validate
+    from livelink_bridge.daemon import Daemon
+    from livelink_bridge.daemon_config import load_daemon_config, validate
 
     cfg = validate(apply_flags(load_daemon_config(args.config), args))
     daemon = Daemon(cfg)

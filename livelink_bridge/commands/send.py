@@ -12,8 +12,8 @@ from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
 
-from ..control_messages import ACK, STATUS, STATUS_REPLY, Emotion, Image, Intensity, Mute, Status, Text
-from ..osc_wire import Message, OscDecodeError, decode_datagram
+from livelink_bridge.control.messages import ACK, STATUS, STATUS_REPLY, Emotion, Image, Intensity, Mute, Status, Text
+from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
 
 NAME = "send"
 HELP = "send a control message to a running `medtalk run` (emotion, text, image, intensity, mute, status)"
@@ -97,7 +97,7 @@ def request_status(host: str, port: int, timeout: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .run import parse_address
+    from livelink_bridge.commands.run import parse_address
 
     host, port = parse_address(args.to, "--to")
     if not args.timeout > 0:

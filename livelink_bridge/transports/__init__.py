@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..frames import RigFrame
+from livelink_bridge.frames import RigFrame
 
 
 @runtime_checkable

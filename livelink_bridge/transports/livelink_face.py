@@ -40,8 +40,8 @@ from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
 from medtalk_core.rig import NUM_CONTROLS, controller_names
 
-from ..frames import RigFrame
-from .udp import UdpSender
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.udp import UdpSender
 
 logger = logging.getLogger(__name__)
 

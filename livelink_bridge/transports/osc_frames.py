@@ -26,8 +26,8 @@ from medtalk_core.curve_sets import CurveSet, check_curve_set, curve_names, to_c
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD
 
-from ..frames import RigFrame
-from .udp import UdpSender
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.udp import UdpSender
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import numpy as np
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
 
-from ..frames import RigFrame
-from ..writers import OutputSet
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.offline.writers import OutputSet
 
 logger = logging.getLogger(__name__)
 

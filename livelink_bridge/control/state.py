@@ -31,7 +31,7 @@ from medtalk_core.guidance import GuidanceSpec, strength_of, with_strength
 from medtalk_core.protocols import GuidanceEncoder
 from medtalk_core.rig import EMOTIONS
 
-from .control_messages import (MAX_INTENSITY, MAX_STRING_BYTES, GuidanceRequest, check_intensity, emotion_request,
+from livelink_bridge.control.messages import (MAX_INTENSITY, MAX_STRING_BYTES, GuidanceRequest, check_intensity, emotion_request,
                                image_request, intensity_request, text_request)
 
 logger = logging.getLogger(__name__)

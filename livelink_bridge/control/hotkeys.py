@@ -13,7 +13,7 @@ from typing import Callable, TextIO
 from medtalk_core.errors import MedtalkError
 from medtalk_core.rig import EMOTIONS
 
-from .guidance_state import GuidanceState
+from livelink_bridge.control.state import GuidanceState
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,9 @@ import numpy as np
 from medtalk_core.audio import FPS, SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
 
-from .sources import AudioChunk, StreamResampler, parse_device
+from livelink_bridge.sources import AudioChunk
+from livelink_bridge.sources.resampling import StreamResampler
+from livelink_bridge.sources.mic import parse_device
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Speech streamed in over the network (a TTS or dialogue system): the stream header, the PCM
-decoder and the source the daemon reads, with no sockets (`net_listeners` owns those).
+decoder and the source the daemon reads, with no sockets (`listeners` owns those).
 
 The source is a virtual microphone: its timeline advances in real time, whether a client is
 streaming or not. A received chunk is placed on the timeline at its arrival time (its capture
@@ -25,9 +25,10 @@ import numpy as np
 from medtalk_core.audio import SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
 
-from .control_messages import StatusQuery, decode
-from .guidance_state import ControlInbox
-from .sources import AudioChunk, StreamResampler, level_db
+from livelink_bridge.control.messages import StatusQuery, decode
+from livelink_bridge.control.state import ControlInbox
+from livelink_bridge.sources import AudioChunk, level_db
+from livelink_bridge.sources.resampling import StreamResampler
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class StreamSession:
 
 class NetworkSource:
     """The daemon's AudioSource for `--source ws://` and `tcp://`; see the module docstring.
-    A listener (`net_listeners`) calls `open_stream()` for each client; the daemon calls `read()`."""
+    A listener (`listeners`) calls `open_stream()` for each client; the daemon calls `read()`."""
 
     def __init__(self, url: str, listener_factory: Callable[["NetworkSource"], Any], chunk_ms: float = 5.0,
                  buffer_s: float = 2.0, control: ControlInbox | None = None,

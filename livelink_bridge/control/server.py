@@ -1,12 +1,12 @@
 """Live control over OSC: the server that reads the control port and dispatches what it hears.
 
-The address space (UDP, default 127.0.0.1:9001) is `control_messages`, documented in
+The address space (UDP, default 127.0.0.1:9001) is `control.messages`, documented in
 docs/PROTOCOL.md, section 2. Every decoded message is acknowledged to its sender
 (`/medtalk/ack <address:s> <ok:i> <reason:s>`; the status query's reply is its acknowledgement).
 A bad message (unknown emotion, wrong argument types or count, a string over 2 KB, a missing or
 non-image file, a datagram that is not OSC) is logged with its reason (at most 5 lines a second)
 and changes nothing; the stream never stops for it. Datagrams are decoded by our own bounded
-decoder (`osc_wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
+decoder (`control.wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
 
 Two steps, kept apart: `decode(address, args)` turns one message into a `GuidanceRequest` (or
 the status query) or raises MedtalkError, touching nothing but the named image file; the server
@@ -27,10 +27,10 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from medtalk_core.errors import MedtalkError
 
-from .control_messages import (ACK, LATEST_WINS, MAX_STRING_BYTES, STATUS, STATUS_REPLY, StatusQuery,
+from livelink_bridge.control.messages import (ACK, LATEST_WINS, MAX_STRING_BYTES, STATUS, STATUS_REPLY, StatusQuery,
                                decode)
-from .guidance_state import GuidanceState
-from .osc_wire import Message, OscDecodeError, decode_datagram
+from livelink_bridge.control.state import GuidanceState
+from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
 
 logger = logging.getLogger(__name__)
 

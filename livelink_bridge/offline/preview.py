@@ -27,7 +27,7 @@ from medtalk_core.audio import SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
 from medtalk_core.face_drawing import draw_face
 
-from .writers import FILE_MODE, resample_fps
+from livelink_bridge.offline.writers import FILE_MODE, resample_fps
 
 logger = logging.getLogger(__name__)
 

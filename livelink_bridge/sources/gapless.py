@@ -20,7 +20,7 @@ import numpy as np
 
 from medtalk_core.audio import SAMPLE_RATE
 
-from .sources import AudioChunk, AudioSource
+from livelink_bridge.sources import AudioChunk, AudioSource
 
 logger = logging.getLogger(__name__)
 

@@ -1,137 +1,33 @@
-"""Audio sources for the daemon: a microphone (sounddevice) and a file, paced or fast.
+"""The microphone: sounddevice input at the device's native rate and channels, mixed to mono and
+resampled to 16 kHz, kept open across device loss; capture times from `capture_clock`.
 
-Both hand out `AudioChunk`s: mono float32 at 16 kHz with the capture time (time.time() clock)
-of their first sample. The microphone callback only copies into a bounded queue (it never
-blocks the audio thread; overflows are counted); its capture times (`capture_clock`), mixing,
-resampling and device-loss handling happen in `read()`, on the daemon's thread. A live source
-may deliver nothing for a while (device lost, suspended, not started yet): `livelink_bridge.gapless`
-keeps the timeline going.
-"""
+The audio callback only copies into a bounded queue (it never blocks the audio thread; overflows
+are counted); the capture clock, mixing, resampling and device-loss handling happen in `read()`
+and on a keeper thread. A live source may deliver nothing for a while (device lost, suspended,
+not started yet): `gapless` keeps the timeline going."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
-from medtalk_core.audio import SAMPLE_RATE, load_audio, num_frames, polyphase_filter, rate_ratio, rms, to_mono
+from livelink_bridge.sources.capture_clock import Callback, CaptureClock
+from medtalk_core.audio import (
+    to_mono,
+)
 from medtalk_core.errors import ConfigError, MedtalkError
-
-from .capture_clock import Callback, CaptureClock
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_NAME = "example_en.wav"
-
-
-def example_path() -> Path:
-    """The packaged English example speech (medtalk_core/assets/example_en.wav)."""
-    return Path(str(resources.files("medtalk_core").joinpath(f"assets/{EXAMPLE_NAME}")))
-
-
-@dataclass(frozen=True)
-class AudioChunk:
-    samples: np.ndarray  # (n,) float32, mono, 16 kHz
-    capture_time: float  # time.time() at which the first sample was captured
-
-
-class AudioSource(Protocol):
-    """What the daemon reads audio from."""
-
-    exhausted: bool  # True once a non-looping source has handed out its last chunk
-    level_db: float  # RMS level of the latest chunk, dB full scale
-    overflows: int  # input blocks lost (mic queue full or driver overflow)
-    input_latency_s: float  # how long before it is handed out a sample was captured, as the input reports it
-    clock_name: str  # what capture times follow: "file", "arrival" (network), "adc" or "callback-sample" (mic)
-
-    @property
-    def end_frame(self) -> int | None:
-        """Rig frames the source holds in all; None for one that never ends (mic, looping file)."""
-        ...
-
-    def start(self) -> None: ...
-
-    def read(self, timeout: float) -> list[AudioChunk]: ...
-
-    def close(self) -> None: ...
-
-
-def level_db(samples: np.ndarray) -> float:
-    return 20.0 * math.log10(max(rms(samples), 1e-6))
-
-
-class StreamResampler:
-    """Polyphase FIR resampling of a stream, block by block, with no seams between blocks.
-
-    The filter (`audio.polyphase_filter`) and its delay compensation are those of the offline
-    `audio.resample`, so the concatenated output equals resampling the whole signal, except
-    for the last few samples, which wait for the input that follows them."""
-
-    def __init__(self, orig_rate: int, target_rate: int = SAMPLE_RATE) -> None:
-        self.up, self.down = rate_ratio(orig_rate, target_rate)
-        self._h = np.ones(1)
-        self._next = 0  # next output on upfirdn's grid (the filter delay is skipped at the start)
-        if self.up != self.down:
-            h = polyphase_filter(self.up, self.down) * self.up
-            half_len = (h.shape[0] - 1) // 2
-            pre_pad = self.down - half_len % self.down
-            self._h = np.concatenate([np.zeros(pre_pad), h])
-            self._next = (half_len + pre_pad) // self.down
-        self._buf = np.zeros(0, dtype=np.float64)
-        self._buf_start = 0  # input index of _buf[0]; always a multiple of `down`
-
-    def _first_input(self, k: int) -> int:
-        """First input sample output k reads, rounded down to upfirdn's grid (a multiple of `down`)."""
-        lo = max(0, -(-(k * self.down - self._h.shape[0] + 1) // self.up))
-        return lo - lo % self.down
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Feed input samples; return every output sample that is now complete."""
-        block = np.asarray(block, dtype=np.float32)
-        if self.up == self.down:
-            return block
-        from scipy.signal import upfirdn
-
-        self._buf = np.concatenate([self._buf, block.astype(np.float64)])
-        end = self._buf_start + self._buf.shape[0]
-        last = (end * self.up - 1) // self.down  # newest output whose inputs have all arrived
-        if last < self._next:
-            return np.zeros(0, dtype=np.float32)
-        start = self._first_input(self._next)
-        y = upfirdn(self._h, self._buf[start - self._buf_start:], self.up, self.down)
-        offset = start * self.up // self.down  # output index of y[0]
-        out = y[self._next - offset:last + 1 - offset]
-        self._next = last + 1
-        keep = self._first_input(self._next)
-        self._buf = self._buf[keep - self._buf_start:]
-        self._buf_start = keep
-        return out.astype(np.float32)
-
-
-class _ChunkTimer:
-    """Capture time of resampled output: input block times mapped through the rate ratio."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.inputs = 0  # input samples seen
-        self.outputs = 0  # output samples handed out
-
-    def chunk(self, block_time: float, block_len: int, out: np.ndarray) -> AudioChunk:
-        # The first output sample sits at input position outputs * rate / 16k.
-        t = block_time + (self.outputs * self.rate / SAMPLE_RATE - self.inputs) / self.rate
-        self.inputs += block_len
-        self.outputs += out.shape[0]
-        return AudioChunk(out, t)
-
+from livelink_bridge.sources import AudioChunk, level_db
+from livelink_bridge.sources.resampling import StreamResampler, _ChunkTimer
 
 # --- microphone ------------------------------------------------------------------------------
 _MAX_PATIENCE_S = 8.0  # longest wait for the first block of a reopened stream before another reopen
@@ -479,73 +375,3 @@ class MicSource:
         return chunks
 
 
-# --- file ------------------------------------------------------------------------------------
-class FileSource:
-    """An audio file as a stream: paced in real time (optionally looping) or as fast as possible."""
-
-    def __init__(self, path: str | Path, realtime: bool = True, loop: bool = False, chunk_ms: float = 10.0,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 resampler: str | None = None) -> None:
-        self.path = Path(path)
-        self.audio = load_audio(self.path, resampler=resampler)  # (n,) float32 16 kHz; raises AudioLoadError
-        self.realtime = realtime
-        self.loop = loop
-        self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
-        self._clock = clock
-        self._sleep = sleep
-        self._t0 = 0.0
-        self._pos = 0  # samples handed out (keeps growing across loops)
-        self.exhausted = False
-        self.overflows = 0  # a file never overflows; kept for a uniform status line
-        self.level_db = -120.0
-        self.input_latency_s = 0.0
-        self.clock_name = "file"
-
-    @property
-    def duration_s(self) -> float:
-        return self.audio.shape[0] / SAMPLE_RATE
-
-    @property
-    def end_frame(self) -> int | None:
-        return None if self.loop else num_frames(self.audio.shape[0])
-
-    def start(self) -> None:
-        self._t0 = self._clock()
-        self._pos = 0
-        self.exhausted = False
-
-    def close(self) -> None:
-        """Nothing to release: the file was read whole at construction."""
-
-    def _next_chunk(self) -> AudioChunk | None:
-        n_total = self.audio.shape[0]
-        if not self.loop and self._pos >= n_total:
-            self.exhausted = True
-            return None
-        start = self._pos % n_total
-        n = self.chunk if self.loop else min(self.chunk, n_total - self._pos)
-        idx = (np.arange(start, start + n) % n_total)
-        chunk = AudioChunk(self.audio[idx], self._t0 + self._pos / SAMPLE_RATE)
-        self._pos += n
-        self.level_db = level_db(chunk.samples)
-        if not self.loop and self._pos >= n_total:
-            self.exhausted = True
-        return chunk
-
-    def read(self, timeout: float) -> list[AudioChunk]:
-        if self.exhausted:
-            return []
-        if not self.realtime:
-            chunk = self._next_chunk()
-            return [chunk] if chunk is not None else []
-        # A chunk is "captured" once its last sample has played: hand out those whose time came.
-        ready_at = self._t0 + (self._pos + self.chunk) / SAMPLE_RATE
-        wait = ready_at - self._clock()
-        if wait > 0:
-            self._sleep(min(wait, max(0.0, timeout)))
-        out = []
-        while not self.exhausted and self._t0 + (self._pos + self.chunk) / SAMPLE_RATE <= self._clock() + 1e-4:
-            chunk = self._next_chunk()
-            if chunk is not None:
-                out.append(chunk)
-        return out

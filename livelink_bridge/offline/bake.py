@@ -28,7 +28,7 @@ from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
 from medtalk_core.audio import AUDIO_SUFFIXES, num_frames
 
-from .writers import OutputSet, parse_formats
+from livelink_bridge.offline.writers import OutputSet, parse_formats
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from medtalk_core.errors import MedtalkError
 
-from .control import ControlConfig, TokenBucket
-from .guidance_state import ControlInbox
+from livelink_bridge.control.server import ControlConfig, TokenBucket
+from livelink_bridge.control.state import ControlInbox
 
-from .net_audio import MAX_HEADER_BYTES, NetworkSource, StreamRefused
+from livelink_bridge.sources.network import MAX_HEADER_BYTES, NetworkSource, StreamRefused
 
 logger = logging.getLogger(__name__)
 
