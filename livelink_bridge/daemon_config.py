@@ -11,19 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from livelink_bridge.clock import ClockConfig
+from livelink_bridge.control.server import ControlConfig
+from livelink_bridge.control.state import MAX_INTENSITY
+from livelink_bridge.engine import EngineConfig
+from livelink_bridge.sources.mic import MicConfig
+from livelink_bridge.sources.monitor import MonitorConfig
+from livelink_bridge.status import StatusConfig
+from livelink_bridge.transports.livelink_face import LiveLinkFaceConfig
+from livelink_bridge.transports.osc_frames import OscTransportConfig
+from livelink_bridge.transports.recorder import RecorderConfig
 from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
 from medtalk_core.config import from_mapping, load_yaml
-from medtalk_core.curve_sets import CurveSet, check_curve_set
+from medtalk_core.curve_sets import check_curve_set
 from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.inference_mode import DEFAULT_MODE, rules
-
-from livelink_bridge.clock import ClockConfig
-from livelink_bridge.control.server import ControlConfig
-from livelink_bridge.engine import EngineConfig
-from livelink_bridge.control.state import MAX_INTENSITY
-from livelink_bridge.sources.mic import MicConfig
-from livelink_bridge.status import StatusConfig
 
 SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
@@ -56,46 +59,6 @@ class SourceConfig:
     input_lost_ms: float = 200.0  # live: no audio this long = input lost; silence (idle frames) fills in
     listen: str = "ws://127.0.0.1:8765"  # network: ws:// or tcp:// address the daemon listens on (127.0.0.1 = this machine only)
     buffer_s: float = 2.0  # network: audio queued ahead of real time at most; a faster client waits
-
-
-@dataclass(frozen=True)
-class MonitorConfig:
-    """Play a file or network source on an output device, heard when its frames are sent."""
-
-    enabled: bool = False
-    device: str | None = None  # output device name (substring) or index; None = system default
-    buffer_s: float = 2.0  # audio held for the device at most
-
-
-@dataclass(frozen=True)
-class OscTransportConfig:
-    """OSC frames to our Unreal plugin (docs/PROTOCOL.md, section 1)."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 9000
-    subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
-    curve_set: CurveSet = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
-    face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4" (the newer MetaHuman board)
-
-
-@dataclass(frozen=True)
-class LiveLinkFaceConfig:
-    """Live Link Face (ARKit) packets, for a stock MetaHuman with no plugin."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 11111
-    subject: str = "MEDTalk"  # subject name shown in Unreal's Live Link window
-    device_id: str | None = None  # tells senders apart in Unreal; None = a new UUID each run
-
-
-@dataclass(frozen=True)
-class RecorderConfig:
-    """Record every sent frame to files (CSV with names and times, and the release's txt)."""
-
-    enabled: bool = False
-    directory: str = "recordings"
 
 
 @dataclass(frozen=True)

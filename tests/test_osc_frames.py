@@ -120,7 +120,7 @@ def test_names_then_frames_float32_exact(server, curve_set, face_board):
 
 
 def test_frame_datagram_layout_is_int32_float64_float32():
-    tx = OscFrameTransport("127.0.0.1", 9000, subject="S")
+    tx = OscFrameTransport("127.0.0.1", 9000, subject="S", curve_set="board")
     frame = _frames(1)[0]
     dgram = tx.encode_frame(frame)
     tags = ",id" + "f" * rig.NUM_CONTROLS

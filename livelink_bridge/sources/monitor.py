@@ -14,16 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from livelink_bridge.sources import AudioChunk
+from livelink_bridge.sources.mic import parse_device
+from livelink_bridge.sources.resampling import StreamResampler
 from medtalk_core.audio import FPS, SAMPLE_RATE
 from medtalk_core.errors import MedtalkError
-
-from livelink_bridge.sources import AudioChunk
-from livelink_bridge.sources.resampling import StreamResampler
-from livelink_bridge.sources.mic import parse_device
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,19 @@ def _sounddevice_query(device: Any) -> dict:
     return dict(sd.query_devices(device, kind="output"))
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Play a file or network source on an output device, heard when its frames are sent."""
+
+    enabled: bool = False
+    device: str | None = None  # output device name (substring) or index; None = system default
+    buffer_s: float = 2.0  # audio held for the device at most
+
+
 class AudioMonitor:
     """`start()` opens the device, `push(chunk)` (the daemon loop) queues audio, `close()` stops."""
 
-    def __init__(self, delay_s: float, device: str | int | None = None, buffer_s: float = 2.0,
+    def __init__(self, delay_s: float, device: str | int | None = None, buffer_s: float = MonitorConfig.buffer_s,
                  stream_factory: StreamFactory | None = None, device_query: DeviceQuery | None = None,
                  clock: Callable[[], float] = time.time, resync_s: float = RESYNC_S) -> None:
         self.delay_s = float(delay_s)  # the output clock's playout delay

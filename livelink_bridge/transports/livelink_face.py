@@ -33,15 +33,15 @@ import datetime
 import logging
 import struct
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
 from medtalk_core.rig import NUM_CONTROLS, controller_names
-
-from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.udp import UdpSender
 
 logger = logging.getLogger(__name__)
 
@@ -195,11 +195,22 @@ def encode_packet(values61: np.ndarray, subject: str, device_id: str, frame_numb
     return header + time_part + struct.pack(">B", NUM_VALUES) + values.tobytes()
 
 
+@dataclass(frozen=True)
+class LiveLinkFaceConfig:
+    """Live Link Face (ARKit) packets, for a stock MetaHuman with no plugin."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 11111
+    subject: str = "MEDTalk"  # subject name shown in Unreal's Live Link window
+    device_id: str | None = None  # tells senders apart in Unreal; None = a new UUID each run
+
+
 class LiveLinkFaceTransport(UdpSender):
     """Sends each RigFrame as one Live Link Face packet. No I/O until the first frame."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 11111, subject: str = "MEDTalk",
-                 device_id: str | None = None) -> None:
+    def __init__(self, host: str = LiveLinkFaceConfig.host, port: int = LiveLinkFaceConfig.port,
+                 subject: str = LiveLinkFaceConfig.subject, device_id: str | None = None) -> None:
         super().__init__(host, port, "Live Link Face")
         device_id = device_id or f"medtalk-{uuid.uuid4()}"  # one per instance, see the module docstring
         if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:

@@ -18,16 +18,16 @@ import struct
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.curve_sets import CurveSet, check_curve_set, curve_names, to_curves
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD
-
-from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.udp import UdpSender
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +62,28 @@ def _validate_subject(subject: str) -> str:
     return subject
 
 
+@dataclass(frozen=True)
+class OscTransportConfig:
+    """OSC frames to our Unreal plugin (docs/PROTOCOL.md, section 1)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9000
+    subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
+    curve_set: CurveSet = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
+    face_board: str = DEFAULT_FACE_BOARD  # board whose wiring derives the expressions: "classic" | "mh4" (the newer MetaHuman board)
+
+
 class OscFrameTransport(UdpSender):
     """Sends RigFrames to the MEDTalk Live Link plugin. No I/O until `open()` / first frame."""
 
     def __init__(
         self,
-        host: str = "127.0.0.1",
-        port: int = 9000,
-        subject: str = "MEDTalk",
-        curve_set: CurveSet = "board",
-        face_board: str = DEFAULT_FACE_BOARD,
+        host: str = OscTransportConfig.host,
+        port: int = OscTransportConfig.port,
+        subject: str = OscTransportConfig.subject,
+        curve_set: CurveSet = OscTransportConfig.curve_set,
+        face_board: str = OscTransportConfig.face_board,
         names_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -15,19 +15,27 @@ from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from medtalk_core.audio import FPS
-from medtalk_core.errors import ConfigError
-
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.offline.writers import OutputSet
+from medtalk_core.audio import FPS
+from medtalk_core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 _FLUSH_EVERY = FPS  # frames buffered before they are written: at most one second
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Record every sent frame to files (CSV with names and times, and the release's txt)."""
+
+    enabled: bool = False
+    directory: str = "recordings"
 
 
 class RecorderTransport:
