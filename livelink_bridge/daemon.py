@@ -1,11 +1,12 @@
 """The live daemon: owns the audio source, the streaming engine, the output clock, the
-transports, the control server, hotkeys, the transcription worker and the status line, and
-closes them all in one `close()`.
+transports, the control server, hotkeys, the guidance and transcription workers and the status
+line, and closes them all in one `close()` (docs/ARCHITECTURE.md).
 
 The caller's thread runs the loop: read audio -> engine -> output clock; live, a sender thread
 takes frames off the clock at their deadlines and hands them to the transports. The audio
-callback, the control server, the hotkeys and the transcriber (a child process) each run on
-their own and talk to the loop only through queues and the GuidanceState.
+callback, the control server, the hotkeys and the two workers (child processes: descriptions and
+photos, transcripts) each run on their own and talk to the loop only through queues and the
+GuidanceState; the loop itself waits for nothing but the model.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from livelink_bridge.sources import AudioChunk, AudioSource
 logger = logging.getLogger(__name__)
 
 _MAX_FILL_S = 0.5  # longest silence handed out at once (the engine's ring buffer holds ~2 s)
+_BEHIND_S = 0.05  # a chunk stamped further before the timeline's end is re-stamped to continue it
 
 
 class GaplessSource:
@@ -87,11 +88,21 @@ class GaplessSource:
 
     def _delivered(self, chunks: list[AudioChunk]) -> list[AudioChunk]:
         if not self.input_lost:
-            last = chunks[-1]
-            self._end = max(self._end, last.capture_time + last.samples.shape[0] / SAMPLE_RATE)
-            return chunks
+            out = []
+            for chunk in chunks:
+                if self._end - chunk.capture_time > _BEHIND_S:  # see below: the input's clock lags
+                    chunk = AudioChunk(chunk.samples, self._end)
+                out.append(chunk)
+                self._end = max(self._end, chunk.capture_time + chunk.samples.shape[0] / SAMPLE_RATE)
+            return out
         self.input_lost = False
         logger.warning("audio input delivers again")
+        lag = self._end - chunks[0].capture_time
+        if lag > self.lost_after_s + _BEHIND_S:
+            # Stamped before the silence began: new audio from an input whose clock has not yet
+            # caught up with a pause (a device switched under the stream). It continues the
+            # timeline rather than being taken for audio the silence already covered.
+            chunks = [AudioChunk(c.samples, c.capture_time + lag) for c in chunks]
         out = self._silence(chunks[0].capture_time)  # up to the first new sample, if it is ahead
         for chunk in chunks:
             skip = int(round((self._end - chunk.capture_time) * SAMPLE_RATE))
