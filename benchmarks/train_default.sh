@@ -48,25 +48,23 @@ corpus ARCTIC folder arctic_ arctic 700
 mkdir -p medtalk_core/assets/default_model
 cp "$RUNS/default/fim/model.safetensors" "$RUNS/default/fim/config.json" medtalk_core/assets/default_model/
 
-# The live daemon's model: the same cross-reconstruction stage, then ACM and FIM retrained with
-# the audio paths' lookahead bounded to 2 frames (it streams at 33 ms lookahead as trained).
-LIVE=$RUNS/live_f2
-[ -f "$LIVE/acm/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
-    --future-frames 2 --stage acm --init "$RUNS/default/cross_recon" --out "$LIVE" --cache "$CACHE" --resume --no-progress
-[ -f "$LIVE/fim/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
-    --future-frames 2 --stage fim --out "$LIVE" --cache "$CACHE" --resume --no-progress
-mkdir -p medtalk_core/assets/live_model
-cp "$LIVE/fim/model.safetensors" "$LIVE/fim/config.json" medtalk_core/assets/live_model/
-
-# The low-latency profile's model (configs/low_latency.yaml names it shipped:live_1frame): the same
-# again with the lookahead bounded to 1 frame (it streams at 17 ms lookahead as trained).
-LIVE1=$RUNS/live_f1
-[ -f "$LIVE1/acm/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
-    --future-frames 1 --stage acm --init "$RUNS/default/cross_recon" --out "$LIVE1" --cache "$CACHE" --resume --no-progress
-[ -f "$LIVE1/fim/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
-    --future-frames 1 --stage fim --out "$LIVE1" --cache "$CACHE" --resume --no-progress
-mkdir -p medtalk_core/assets/live_1frame_model
-cp "$LIVE1/fim/model.safetensors" "$LIVE1/fim/config.json" medtalk_core/assets/live_1frame_model/
+# A streaming model: the default's cross-reconstruction stage, then ACM and FIM retrained with the
+# audio paths' lookahead bounded to FRAMES frames, so that it streams as trained.
+lookahead_model() {  # lookahead_model FRAMES RUN_DIR ASSET_DIR
+  local init=(--init "$RUNS/default/cross_recon")  # ACM starts from it; FIM from ACM in RUN_DIR
+  for stage in acm fim; do
+    [ -f "$2/$stage/config.json" ] || $MEDTALK train --config configs/train/mixed.yaml --data "${sets[@]}" \
+        --future-frames "$1" --stage "$stage" "${init[@]}" --out "$2" --cache "$CACHE" --resume --no-progress
+    init=()
+  done
+  mkdir -p "medtalk_core/assets/$3"
+  cp "$2/fim/model.safetensors" "$2/fim/config.json" "medtalk_core/assets/$3/"
+}
+# The live daemon's model: 2 frames ahead (it streams at 33 ms lookahead).
+lookahead_model 2 "$RUNS/live_f2" live_model
+# The low-latency profile's model (configs/low_latency.yaml names it shipped:live_1frame): 1 frame
+# ahead (17 ms lookahead).
+lookahead_model 1 "$RUNS/live_f1" live_1frame_model
 du -h medtalk_core/assets/*_model/model.safetensors
 
 # Reports: synthetic held-out metrics, live accuracy, and the real-speech table (held-out speakers).

@@ -1,4 +1,5 @@
-"""The `medtalk` entry point: subcommands discovered from `livelink_bridge.commands`.
+"""The `medtalk` entry point: subcommands discovered from `medtalk_core.commands` (model
+development) and `livelink_bridge.commands` (live and offline animation).
 
 User mistakes (MedtalkError) print one line and exit 2; Ctrl-C exits 130; nothing else is caught,
 so a real bug still shows its traceback.
@@ -16,15 +17,18 @@ from types import ModuleType
 from medtalk_core import __version__
 from medtalk_core.errors import MedtalkError
 
-from livelink_bridge import commands
+from medtalk_core import commands as model_commands
+
+from livelink_bridge import commands as animation_commands
 
 
 def _command_modules() -> list[ModuleType]:
     found = []
-    for info in pkgutil.iter_modules(commands.__path__):
-        if info.name.startswith("_"):
-            continue
-        found.append(importlib.import_module(f"{commands.__name__}.{info.name}"))
+    for package in (model_commands, animation_commands):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            if hasattr(module, "NAME"):  # the rest are the commands' helpers
+                found.append(module)
     return sorted(found, key=lambda m: m.NAME)
 
 

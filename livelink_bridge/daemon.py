@@ -30,6 +30,7 @@ from livelink_bridge.control.state import ControlInbox, GuidanceState
 from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker
 from livelink_bridge.control.hotkeys import Hotkeys
 from medtalk_core.audio import zero_nonfinite
+from medtalk_core import model_choice
 from medtalk_core.inference_mode import rules
 
 from livelink_bridge.sources.monitor import AudioMonitor
@@ -88,15 +89,13 @@ def build_transports(cfg: DaemonConfig) -> list[Transport]:
     return out
 
 
-def load_animator(cfg: DaemonConfig) -> "Animator":
-    """The configured checkpoint, else the shipped live model, else the shipped default model."""
-    from medtalk_core.checkpoint import CONFIG_NAME
-    from medtalk_core.inference import LIVE_MODEL_DIR, Animator
+LIVE_MODEL = "shipped:live"  # the daemon's model when none is configured
 
-    path = cfg.model.checkpoint
-    if path is None and (LIVE_MODEL_DIR / CONFIG_NAME).is_file():
-        path = LIVE_MODEL_DIR
-    return Animator.from_checkpoint(path, cfg.model.device, overrides=cfg.backbones, mode=cfg.model.mode)
+
+def load_animator(cfg: DaemonConfig) -> "Animator":
+    """The configured checkpoint, else the shipped live model (bounded lookahead), else the shipped
+    default model."""
+    return model_choice.load_animator(cfg.model_choice(), default=LIVE_MODEL)
 
 
 class Daemon:

@@ -21,27 +21,15 @@ from livelink_bridge.status import StatusConfig
 from livelink_bridge.transports.livelink_face import LiveLinkFaceConfig
 from livelink_bridge.transports.osc_frames import OscTransportConfig
 from livelink_bridge.transports.recorder import RecorderConfig
-from medtalk_core.backbones.overrides import BackboneOverrides, check_paths
+from medtalk_core.backbones.overrides import BackboneOverrides
 from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import check_curve_set
 from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
-from medtalk_core.inference_mode import DEFAULT_MODE, rules
+from medtalk_core.model_choice import ModelChoice, ModelSettings
 
 SourceKind = Literal["mic", "file", "example", "network"]
 SOURCE_KINDS: tuple[SourceKind, ...] = typing.get_args(SourceKind)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Which MEDTalk checkpoint animates, and where."""
-
-    checkpoint: str | None = None  # path to a checkpoint; None = the shipped live model (bounded lookahead)
-    device: str | None = None  # "cpu", "cuda", ...; None = CUDA if available else CPU
-    transcribe: bool = True  # transcribe finished speech segments for the FIM text branch (needs a transcriber)
-    mode: str = DEFAULT_MODE  # "project" (ours) | "release" (the MEDTalk release's demo choices, docs/RELEASE.md)
-    threads: int = 1  # torch and BLAS CPU threads; one is fastest for small per-hop runs on a
-    #                   shared CPU (idle pool threads spin-wait against the daemon's own threads)
 
 
 @dataclass(frozen=True)
@@ -74,13 +62,16 @@ class DaemonConfig:
 
     engine: EngineConfig = field(default_factory=EngineConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelSettings = field(default_factory=ModelSettings)
     source: SourceConfig = field(default_factory=SourceConfig)
     transports: TransportsConfig = field(default_factory=TransportsConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
+
+    def model_choice(self) -> ModelChoice:
+        return ModelChoice(self.model, self.backbones)
 
 
 def validate(cfg: DaemonConfig) -> DaemonConfig:
@@ -116,10 +107,7 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError(f"transports.osc.curve_set: {exc}") from None
     if cfg.transports.osc.face_board not in FACE_BOARDS:
         raise ConfigError(f"transports.osc.face_board must be one of {', '.join(FACE_BOARDS)}")
-    rules(cfg.model.mode)
-    check_paths(cfg.backbones)
-    if cfg.model.threads < 1:
-        raise ConfigError("model.threads must be >= 1")
+    cfg.model_choice().checked()
     if cfg.clock.playout_delay_ms <= 0:
         raise ConfigError("clock.playout_delay_ms must be > 0")
     if not 0.0 <= cfg.control.intensity <= MAX_INTENSITY:

@@ -31,6 +31,7 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.guidance import GuidanceSpec
 
 from livelink_bridge.child_process import ChildProcess, lower_priority, serve_requests
+from livelink_bridge.loop_thread import LoopThread
 
 logger = logging.getLogger(__name__)
 
@@ -151,15 +152,13 @@ class GuidanceWorker:
         self._waiting: tuple[int, GuidanceSpec] | None = None  # the newest request not yet sent
         self._in_flight = False
         self._child: ChildProcess | None = None
-        self._collector: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._collector = LoopThread("medtalk-guidance", self._collect)
         self.ready = threading.Event()
         self.failure: str | None = None  # why the child could not start, once it has said so
         self.replaced = 0  # requests superseded before they were sent
 
     def start(self) -> "GuidanceWorker":
         self._child = ChildProcess(_serve, (self.recipe,), "medtalk-guidance", max_pending=2).start()
-        self._collector = threading.Thread(target=self._collect, name="medtalk-guidance", daemon=True)
         self._collector.start()
         return self
 
@@ -177,8 +176,8 @@ class GuidanceWorker:
         if self._child.put(self._waiting):
             self._waiting, self._in_flight = None, True
 
-    def _collect(self) -> None:
-        while not self._stop.is_set():
+    def _collect(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
                 item = self._child.get(_POLL_S)
             except (queue.Empty, OSError, ValueError, EOFError):
@@ -205,10 +204,7 @@ class GuidanceWorker:
             logger.warning("guidance: descriptions and photos unavailable: %s", detail)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._collector is not None:
-            self._collector.join()
-            self._collector = None
+        self._collector.stop()
         if self._child is not None:
             self._child.close()
             self._child = None

@@ -61,7 +61,7 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)  # anything else the trainer recorded
 
 
-def _folder(path: str | Path) -> Path:
+def folder_of(path: str | Path) -> Path:
     """A checkpoint folder, the weights file inside one, or `shipped:NAME` -> the folder."""
     if isinstance(path, str) and path.startswith(SHIPPED_PREFIX):
         return shipped_model_dir(path[len(SHIPPED_PREFIX):])
@@ -112,7 +112,7 @@ def save(
 
 def read_config(path: str | Path) -> dict[str, Any]:
     """The raw config.json of a checkpoint folder."""
-    folder = _folder(path)
+    folder = folder_of(path)
     config_path = folder / CONFIG_NAME
     if not config_path.is_file():
         raise CheckpointError(f"no checkpoint at {folder}: {CONFIG_NAME} not found")
@@ -155,7 +155,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Checkpoint:
     """Rebuild the model a checkpoint folder describes, load its weights strictly, eval mode."""
-    folder = _folder(path)
+    folder = folder_of(path)
     config = read_config(folder)
     model_cfg = from_mapping(ModelConfig, config.get("model"), where="model")
     backbone_cfg = from_mapping(BackboneConfig, config.get("backbones"), where="backbones")

@@ -198,7 +198,7 @@ def test_shipped_models_by_name() -> None:
     """`shipped:NAME` is the shipped folder wherever a checkpoint is named; a wrong name says
     which names there are."""
     for name, folder in ckpt.SHIPPED_MODELS.items():
-        assert ckpt._folder(f"shipped:{name}") == ckpt.shipped_model_dir(name)
+        assert ckpt.folder_of(f"shipped:{name}") == ckpt.shipped_model_dir(name)
         assert ckpt.shipped_model_dir(name).name == folder
     assert ckpt.shipped_model_dir("default") == DEFAULT_MODEL_DIR
     with pytest.raises(CheckpointError, match="no shipped model 'livee'.*shipped:live_1frame"):

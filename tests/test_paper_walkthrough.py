@@ -17,6 +17,7 @@ from livelink_bridge.cli import main
 from medtalk_core.audio import num_frames, write_audio
 from udp_receivers import OscCollector, wait_for
 from test_release_mode import release_training, speech
+from tiny_emotion2vec import write_tiny_emotion2vec
 
 transformers = pytest.importorskip("transformers")
 funasr = pytest.importorskip("funasr")
@@ -56,31 +57,9 @@ def local_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def emotion2vec_768(path: Path) -> Path:
-    from funasr.register import tables
-
-    import funasr.models.emotion2vec.model  # noqa: F401  (registers the class)
-
-    conf = dict(
-        embed_dim=768, depth=1, num_heads=2, mlp_ratio=0.05, norm_eps=1e-5, norm_affine=True, encoder_dropout=0.0,
-        post_mlp_drop=0.0, attention_dropout=0.0, activation_dropout=0.0, dropout_input=0.0, layerdrop=0.0,
-        layer_norm_first=False, end_of_block_targets=False, start_drop_path_rate=0.0, end_drop_path_rate=0.0,
-        average_top_k_layers=1, clone_batch=1, normalize=True,
-        modalities=dict(audio=dict(
-            feature_encoder_spec="[(16, 10, 5)] + [(16, 3, 2)] * 4 + [(16, 2, 2)] * 2", extractor_mode="layer_norm",
-            conv_pos_depth=1, conv_pos_width=16, conv_pos_groups=16, conv_pos_pre_ln=False,
-            start_drop_path_rate=0.0, end_drop_path_rate=0.0, prenet_depth=0, prenet_layerdrop=0.0,
-            prenet_dropout=0.0, model_depth=1, use_alibi_encoder=True, local_grad_mult=1.0, num_extra_tokens=0,
-            init_extra_token_zero=False, learned_alibi_scale=True, learned_alibi_scale_per_layer=True,
-            learned_alibi_scale_per_head=True, learned_alibi=False, alibi_max_pos=None, num_alibi_heads=2,
-            alibi_scale=1.0, decoder=None, mask_noise_std=0.01, inverse_mask=False, keep_masked_pct=0.0,
-            mask_prob=0.0, mask_prob_min=None, mask_length=5, mask_dropout=0.0, add_masks=False,
-            encoder_zero_mask=True, mask_channel_prob=0.0, mask_channel_length=64)))
-    torch.manual_seed(0)
-    model = tables.model_classes["Emotion2vec"](model_conf=conf)
-    path.mkdir()
-    torch.save(model.state_dict(), path / "model.pt")
-    (path / "config.yaml").write_text(yaml.safe_dump({"model": "Emotion2vec", "model_conf": conf}))
-    return path
+    """emotion2vec_base's feature size (768) on one thin layer."""
+    return write_tiny_emotion2vec(path, embed_dim=768, depth=1, channels=16, mlp_ratio=0.05, conv_pos_groups=16,
+                                  prenet_depth=0)
 
 
 def test_import_bake_and_stream_with_local_backbones(local_models, tmp_path: Path, capsys) -> None:

@@ -19,6 +19,7 @@ from medtalk_core.backbones.pretrained import (BertSettings, BertText, Emotion2v
                                                Wav2Vec2Content, Wav2Vec2Settings)
 from medtalk_core.backbones.pretrained.loading import to_time_frames
 from medtalk_core.errors import ConfigError, MedtalkError, MissingModelError
+from tiny_emotion2vec import write_tiny_emotion2vec
 
 transformers = pytest.importorskip("transformers")
 CPU = LoadOptions(device="cpu")
@@ -284,33 +285,8 @@ def test_faster_whisper_missing_model(tmp_path: Path) -> None:
 def emotion2vec_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Emotion2vec in the ModelScope folder layout (config.yaml + model.pt) that AutoModel loads."""
     pytest.importorskip("funasr")
-    import yaml
-    from funasr.register import tables
-
-    import funasr.models.emotion2vec.model  # noqa: F401  (registers the class)
-
-    conf = dict(
-        embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, norm_eps=1e-5, norm_affine=True, encoder_dropout=0.0,
-        post_mlp_drop=0.0, attention_dropout=0.0, activation_dropout=0.0, dropout_input=0.0, layerdrop=0.0,
-        layer_norm_first=False, end_of_block_targets=False, start_drop_path_rate=0.0, end_drop_path_rate=0.0,
-        average_top_k_layers=2, clone_batch=1, normalize=True,
-        modalities=dict(audio=dict(
-            feature_encoder_spec="[(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2",  # 320x down: 50 Hz
-            extractor_mode="layer_norm", conv_pos_depth=1, conv_pos_width=16, conv_pos_groups=4,
-            conv_pos_pre_ln=False, start_drop_path_rate=0.0, end_drop_path_rate=0.0, prenet_depth=1,
-            prenet_layerdrop=0.0, prenet_dropout=0.0, model_depth=2, use_alibi_encoder=True, local_grad_mult=1.0,
-            num_extra_tokens=0, init_extra_token_zero=False, learned_alibi_scale=True,
-            learned_alibi_scale_per_layer=True, learned_alibi_scale_per_head=True, learned_alibi=False,
-            alibi_max_pos=None, num_alibi_heads=2, alibi_scale=1.0, decoder=None, mask_noise_std=0.01,
-            inverse_mask=False, keep_masked_pct=0.0, mask_prob=0.0, mask_prob_min=None, mask_length=5,
-            mask_dropout=0.0, add_masks=False, encoder_zero_mask=True, mask_channel_prob=0.0,
-            mask_channel_length=64)))
-    torch.manual_seed(0)
-    model = tables.model_classes["Emotion2vec"](model_conf=conf)
-    path = tmp_path_factory.mktemp("emotion2vec")
-    torch.save(model.state_dict(), path / "model.pt")
-    (path / "config.yaml").write_text(yaml.safe_dump({"model": "Emotion2vec", "model_conf": conf}))
-    return path
+    return write_tiny_emotion2vec(tmp_path_factory.mktemp("emotion2vec"), embed_dim=32, depth=2, channels=32,
+                                  mlp_ratio=2.0, conv_pos_groups=4, prenet_depth=1)
 
 
 def test_emotion2vec_frames_match_funasr_generate(emotion2vec_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

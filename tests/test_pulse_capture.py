@@ -10,6 +10,7 @@ an injected stream in test_sources.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -116,36 +117,46 @@ def _check_stream(osc: OscCollector, err: str, proc: subprocess.Popen) -> None:
     print(f"frames {len(indices)}, longest gap between received frames {1000 * np.diff(times).max():.0f} ms")
 
 
-def test_microphone_by_name_unplugged_mid_utterance_and_replugged_at_another_rate(pulse, real_speech, tmp_path):
-    long_env = _envelope(real_speech["0870"])
-    module = pulse.add_microphone("vmic", 48000)  # a 48 kHz stereo microphone
+@contextlib.contextmanager
+def _streaming(pulse: PulseServer, device: str, tmp_path, idle_frames: int):
+    """A daemon on `device`, once it has sent `idle_frames` idle frames; stopped, and its receiver
+    closed, on the way out."""
     osc = OscCollector()
-    proc = _daemon(pulse, VMIC_DEVICE, osc, tmp_path)
+    proc = _daemon(pulse, device, osc, tmp_path)
     try:
-        # Idle frames go out while nobody speaks (an idle PulseAudio monitor delivers nothing).
-        assert wait_for(lambda: len(osc.frames()) > 60 or proc.poll() is not None, timeout=_WAIT_S)
+        assert wait_for(lambda: len(osc.frames()) > idle_frames or proc.poll() is not None, timeout=_WAIT_S)
         assert proc.poll() is None, _stop(proc)[-2000:]
-        first = len(osc.frames())
-        player = pulse.play("vmic", real_speech["0870"])
-        assert wait_for(lambda: _speaking(osc, first), timeout=_WAIT_S), "the jaw moves with the speech"
-        moving = len(osc.frames())
-        assert wait_for(lambda: len(osc.frames()) > moving + 120, timeout=_WAIT_S)
-        pulse.unplug(module)  # mid-utterance, as a USB microphone pulled out
-        player.wait(timeout=_WAIT_S)
-        unplugged = len(osc.frames())
-        assert wait_for(lambda: len(osc.frames()) > unplugged + 150, timeout=_WAIT_S), "frames go on unplugged"
-        assert not _speaking(osc, unplugged + 120), "the face idles while the microphone is gone"
-        module = pulse.add_microphone("vmic", 44100)  # back under the same name, now 44.1 kHz
-        replugged = len(osc.frames())
-        assert _speak_until_heard(pulse, "vmic", real_speech["0880"], osc, replugged), \
-            "jaw motion returns after the replug\n" + _input_log(proc)
-        print(f"jaw moving {(len(osc.frames()) - replugged) / 60:.2f} s of frames after the replug and play")
-        assert wait_for(lambda: len(osc.frames()) > replugged + 240, timeout=_WAIT_S)
-        err = _stop(proc)
+        yield proc, osc
     finally:
         if proc.poll() is None:
             _stop(proc)
         osc.close()
+
+
+def test_microphone_by_name_unplugged_mid_utterance_and_replugged_at_another_rate(pulse, real_speech, tmp_path):
+    long_env = _envelope(real_speech["0870"])
+    module = pulse.add_microphone("vmic", 48000)  # a 48 kHz stereo microphone
+    try:
+        # Idle frames go out while nobody speaks (an idle PulseAudio monitor delivers nothing).
+        with _streaming(pulse, VMIC_DEVICE, tmp_path, idle_frames=60) as (proc, osc):
+            first = len(osc.frames())
+            player = pulse.play("vmic", real_speech["0870"])
+            assert wait_for(lambda: _speaking(osc, first), timeout=_WAIT_S), "the jaw moves with the speech"
+            moving = len(osc.frames())
+            assert wait_for(lambda: len(osc.frames()) > moving + 120, timeout=_WAIT_S)
+            pulse.unplug(module)  # mid-utterance, as a USB microphone pulled out
+            player.wait(timeout=_WAIT_S)
+            unplugged = len(osc.frames())
+            assert wait_for(lambda: len(osc.frames()) > unplugged + 150, timeout=_WAIT_S), "frames go on unplugged"
+            assert not _speaking(osc, unplugged + 120), "the face idles while the microphone is gone"
+            module = pulse.add_microphone("vmic", 44100)  # back under the same name, now 44.1 kHz
+            replugged = len(osc.frames())
+            assert _speak_until_heard(pulse, "vmic", real_speech["0880"], osc, replugged), \
+                "jaw motion returns after the replug\n" + _input_log(proc)
+            print(f"jaw moving {(len(osc.frames()) - replugged) / 60:.2f} s of frames after the replug and play")
+            assert wait_for(lambda: len(osc.frames()) > replugged + 240, timeout=_WAIT_S)
+            err = _stop(proc)
+    finally:
         pulse.unplug(module)
     _check_stream(osc, err, proc)
     jaw = _jaw(osc)
@@ -164,24 +175,18 @@ def test_microphone_by_index_follows_the_system_default_to_another_microphone(pu
     index = match.group(1)
     assert parse_device(index) == int(index)
     env = _envelope(real_speech["0880"])
-    osc = OscCollector()
-    proc = _daemon(pulse, index, osc, tmp_path)
     try:
-        assert wait_for(lambda: len(osc.frames()) > 30 or proc.poll() is not None, timeout=_WAIT_S)
-        assert proc.poll() is None, _stop(proc)[-2000:]
-        first = len(osc.frames())
-        pulse.play("desk", real_speech["0880"]).wait(timeout=_WAIT_S)
-        assert wait_for(lambda: len(osc.frames()) > first + 240, timeout=_WAIT_S)
-        pulse.unplug(main)  # the default source moves to the spare microphone
-        moved = len(osc.frames())
-        assert _speak_until_heard(pulse, "spare", real_speech["0880"], osc, moved), \
-            "the jaw follows the new default\n" + _input_log(proc)
-        assert wait_for(lambda: len(osc.frames()) > moved + 300, timeout=_WAIT_S)
-        err = _stop(proc)
+        with _streaming(pulse, index, tmp_path, idle_frames=30) as (proc, osc):
+            first = len(osc.frames())
+            pulse.play("desk", real_speech["0880"]).wait(timeout=_WAIT_S)
+            assert wait_for(lambda: len(osc.frames()) > first + 240, timeout=_WAIT_S)
+            pulse.unplug(main)  # the default source moves to the spare microphone
+            moved = len(osc.frames())
+            assert _speak_until_heard(pulse, "spare", real_speech["0880"], osc, moved), \
+                "the jaw follows the new default\n" + _input_log(proc)
+            assert wait_for(lambda: len(osc.frames()) > moved + 300, timeout=_WAIT_S)
+            err = _stop(proc)
     finally:
-        if proc.poll() is None:
-            _stop(proc)
-        osc.close()
         pulse.unplug(spare)
     _check_stream(osc, err, proc)
     jaw = _jaw(osc)

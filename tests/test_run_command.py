@@ -71,20 +71,20 @@ def test_realtime_and_fast_are_mutually_exclusive(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
+@pytest.mark.parametrize("yaml_text,message", [
+    ("engine:\n  hop_msec: 20\n", "unknown config key: engine.hop_msec"),
+    ("source:\n  kind: radio\n", "source.kind"),
+    ("transports:\n  osc:\n    face_board: mh5\n", "transports.osc.face_board must be one of classic, mh4"),
+    ("engine:\n  window_s: 0.04\n", "shorter than window_s"),
+])
+def test_config_rejects_unknown_keys_and_bad_values(tmp_path, yaml_text, message):
     path = tmp_path / "c.yaml"
-    path.write_text("engine:\n  hop_msec: 20\n")
-    with pytest.raises(ConfigError, match="unknown config key: engine.hop_msec"):
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
         load_daemon_config(path)
-    path.write_text("source:\n  kind: radio\n")
-    with pytest.raises(ConfigError, match="source.kind"):
-        load_daemon_config(path)
-    path.write_text("transports:\n  osc:\n    face_board: mh5\n")
-    with pytest.raises(ConfigError, match="transports.osc.face_board must be one of classic, mh4"):
-        load_daemon_config(path)
-    path.write_text("engine:\n  window_s: 0.04\n")
-    with pytest.raises(ConfigError, match="shorter than window_s"):
-        load_daemon_config(path)
+
+
+def test_the_defaults_are_valid():
     assert validate(DaemonConfig()) == DaemonConfig()
 
 

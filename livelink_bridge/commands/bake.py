@@ -12,7 +12,7 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
 from medtalk_core.long_audio import WindowOptions
 
-from livelink_bridge.commands._model_flags import add_model_flags, load_animator, model_choice
+from medtalk_core.commands.model_flags import add_model_flags, model_choice
 
 NAME = "bake"
 HELP = "bake audio files or folders into animation files (csv, json, txt)"
@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in args.inputs if not Path(p).exists()]
     if missing:  # before the model loads: a typo should not cost the start-up
         raise MedtalkError(f"input not found: {missing[0]}")
-    animator = load_animator(model_choice(args))
+    from medtalk_core.model_choice import load_animator
+
+    animator = load_animator(model_choice(args))  # default: the shipped default model
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = bake(animator, args.inputs, args.out, options, default=default, manifest=args.guidance_file,

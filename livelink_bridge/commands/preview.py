@@ -7,7 +7,7 @@ from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
 
-from livelink_bridge.commands._model_flags import add_model_flags, load_animator, model_choice
+from medtalk_core.commands.model_flags import add_model_flags, model_choice
 
 NAME = "preview"
 HELP = "render a baked take or an audio file as a face preview (mp4 with audio, gif or png)"
@@ -52,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if args.audio:
             raise MedtalkError("--audio goes with a baked take; an audio INPUT is its own audio")
         from medtalk_core.guidance import GuidanceSpec
+        from medtalk_core.model_choice import load_animator
 
-        animator = load_animator(model_choice(args))
+        animator = load_animator(model_choice(args))  # the shipped default model unless chosen
         reader = AudioFileReader(source, resampler=animator.resampler)
         spec = GuidanceSpec(text=args.text) if args.text else (
             GuidanceSpec(image=str(Path(args.image).resolve())) if args.image else GuidanceSpec(label=args.emotion or "neutral"))

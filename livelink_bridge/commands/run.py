@@ -8,14 +8,17 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from medtalk_core.curve_sets import CURVE_SETS
 from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
 from medtalk_core.rig import emotion_id
 
-from livelink_bridge.commands._model_flags import add_model_flags, flag_overrides
+from medtalk_core.commands.model_flags import add_model_flags, flag_overrides
+
+if TYPE_CHECKING:
+    from livelink_bridge.daemon_config import DaemonConfig
 
 NAME = "run"
 HELP = "stream live: microphone or audio file in, MetaHuman face animation out (OSC / Live Link Face)"
@@ -64,86 +67,94 @@ def parse_address(text: str, flag: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def apply_flags(cfg: Any, args: argparse.Namespace) -> Any:
-    """Config + command-line flags -> config; conflicting flags raise MedtalkError."""
-    rep = dataclasses.replace
-    src = cfg.source
-    if args.source is not None:
-        if args.source == "mic":
-            src = rep(src, kind="mic", path=None)
-        elif args.source == "example":
-            src = rep(src, kind="example", path=None)
-        elif args.source.startswith("file:") and len(args.source) > 5:
-            src = rep(src, kind="file", path=args.source[5:])
-        elif args.source.startswith(("ws://", "tcp://")):
-            from livelink_bridge.sources.listeners import parse_listen_url
+Fields = dict[str, Any]  # dotted config path -> value
 
-            parse_listen_url(args.source)
-            src = rep(src, kind="network", path=None, listen=args.source)
-        else:
-            raise MedtalkError(f"--source takes mic, example, file:PATH, ws://HOST:PORT or tcp://HOST:PORT, "
-                               f"got {args.source!r}")
-    if args.input_device is not None:
-        src = rep(src, input_device=args.input_device)
-    if args.realtime is not None:
-        src = rep(src, realtime=args.realtime)
-    if args.loop:
-        src = rep(src, loop=True)
-    if src.kind == "mic":
-        if args.realtime is False:
+
+def _source_fields(text: str) -> Fields:
+    if text in ("mic", "example"):
+        return {"source.kind": text, "source.path": None}
+    if text.startswith("file:") and len(text) > 5:
+        return {"source.kind": "file", "source.path": text[5:]}
+    if text.startswith(("ws://", "tcp://")):
+        from livelink_bridge.sources.listeners import parse_listen_url
+
+        parse_listen_url(text)
+        return {"source.kind": "network", "source.path": None, "source.listen": text}
+    raise MedtalkError(f"--source takes mic, example, file:PATH, ws://HOST:PORT or tcp://HOST:PORT, got {text!r}")
+
+
+def _endpoint_fields(flag: str, section: str) -> Callable[[str], Fields]:
+    """HOST:PORT turns the part on there; `off` turns it off."""
+    def fields(text: str) -> Fields:
+        if text == "off":
+            return {f"{section}.enabled": False}
+        host, port = parse_address(text, flag)
+        return {f"{section}.enabled": True, f"{section}.host": host, f"{section}.port": port}
+    return fields
+
+
+def _emotion_fields(label: str) -> Fields:
+    emotion_id(label)  # one clear error for an unknown label, before any model loads
+    return {"control.emotion": label}
+
+
+# Each flag (its argparse dest) and the config fields it sets; a flag left out (None) sets nothing.
+FLAG_FIELDS: dict[str, Callable[[Any], Fields]] = {
+    "source": _source_fields,
+    "input_device": lambda name: {"source.input_device": name},
+    "realtime": lambda realtime: {"source.realtime": realtime},
+    "loop": lambda loop: {"source.loop": loop},
+    "monitor": lambda device: {"monitor.enabled": True, "monitor.device": device or None},
+    "osc": _endpoint_fields("--osc", "transports.osc"),
+    "curve_set": lambda name: {"transports.osc.curve_set": name},
+    "face_board": lambda name: {"transports.osc.face_board": name},
+    "livelink_face": _endpoint_fields("--livelink-face", "transports.livelink_face"),
+    "subject": lambda name: {"transports.osc.subject": name, "transports.livelink_face.subject": name},
+    "device_id": lambda name: {"transports.livelink_face.device_id": name},
+    "record": lambda folder: {"transports.recorder.enabled": True, "transports.recorder.directory": folder},
+    "control": _endpoint_fields("--control", "control"),
+    "emotion": _emotion_fields,
+    "checkpoint": lambda path: {"model.checkpoint": path},
+    "mode": lambda mode: {"model.mode": mode},
+}
+
+
+def _with_field(cfg: Any, path: str, value: Any) -> Any:
+    head, _, rest = path.partition(".")
+    return dataclasses.replace(cfg, **{head: _with_field(getattr(cfg, head), rest, value) if rest else value})
+
+
+def apply_flags(cfg: DaemonConfig, args: argparse.Namespace) -> DaemonConfig:
+    """Config + command-line flags -> config; conflicting flags raise MedtalkError (the config's own
+    ranges are checked by `validate`)."""
+    for dest, fields in FLAG_FIELDS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            for path, field_value in fields(value).items():
+                cfg = _with_field(cfg, path, field_value)
+    _check_flag_conflicts(cfg, args)
+    return dataclasses.replace(cfg, backbones=flag_overrides(args, cfg.backbones))
+
+
+def _check_flag_conflicts(cfg: DaemonConfig, args: argparse.Namespace) -> None:
+    """Flags that make no sense with the source they end up with, named as the user typed them."""
+    kind = cfg.source.kind
+    fast = args.realtime is False
+    if kind == "mic":
+        if fast:
             raise MedtalkError("--fast needs a file source: a microphone is real time by nature")
         if args.loop:
             raise MedtalkError("--loop needs a file source")
+        if args.monitor is not None:
+            raise MedtalkError("--monitor plays a file or network source; a microphone is heard directly")
     elif args.input_device is not None:
         raise MedtalkError("--input-device only applies to --source mic")
-    if src.kind == "network" and (args.realtime is False or args.loop):
+    if kind == "network" and (fast or args.loop):
         raise MedtalkError("--fast and --loop need a file source: a network stream comes in real time")
-    if src.loop and not src.realtime:
+    if cfg.source.loop and not cfg.source.realtime:
         raise MedtalkError("--loop with --fast would never end; use --realtime with --loop")
-    monitor = cfg.monitor
-    if args.monitor is not None:
-        if src.kind == "mic":
-            raise MedtalkError("--monitor plays a file or network source; a microphone is heard directly")
-        if src.kind != "network" and not src.realtime:
-            raise MedtalkError("--monitor needs real-time pacing, not --fast")
-        monitor = rep(monitor, enabled=True, device=args.monitor or None)
-
-    t = cfg.transports
-    if args.osc is not None:
-        if args.osc == "off":
-            t = rep(t, osc=rep(t.osc, enabled=False))
-        else:
-            host, port = parse_address(args.osc, "--osc")
-            t = rep(t, osc=rep(t.osc, enabled=True, host=host, port=port))
-    if args.curve_set is not None:
-        t = rep(t, osc=rep(t.osc, curve_set=args.curve_set))
-    if args.face_board is not None:
-        t = rep(t, osc=rep(t.osc, face_board=args.face_board))
-    if args.livelink_face is not None:
-        host, port = parse_address(args.livelink_face, "--livelink-face")
-        t = rep(t, livelink_face=rep(t.livelink_face, enabled=True, host=host, port=port))
-    if args.subject is not None:
-        t = rep(t, osc=rep(t.osc, subject=args.subject), livelink_face=rep(t.livelink_face, subject=args.subject))
-    if args.device_id is not None:
-        t = rep(t, livelink_face=rep(t.livelink_face, device_id=args.device_id))
-    if args.record is not None:
-        t = rep(t, recorder=rep(t.recorder, enabled=True, directory=args.record))
-
-    c = cfg.control
-    if args.control is not None:
-        if args.control == "off":
-            c = rep(c, enabled=False)
-        else:
-            host, port = parse_address(args.control, "--control")
-            c = rep(c, enabled=True, host=host, port=port)
-    if args.emotion is not None:
-        emotion_id(args.emotion)  # one clear error for an unknown label, before any model loads
-        c = rep(c, emotion=args.emotion)
-    model = cfg.model if args.checkpoint is None else rep(cfg.model, checkpoint=args.checkpoint)
-    if args.mode is not None:
-        model = rep(model, mode=args.mode)
-    return rep(cfg, source=src, transports=t, control=c, model=model, monitor=monitor,
-               backbones=flag_overrides(args, cfg.backbones))
+    if args.monitor is not None and kind != "network" and not cfg.source.realtime:
+        raise MedtalkError("--monitor needs real-time pacing, not --fast")
 
 
 def run(args: argparse.Namespace) -> int:

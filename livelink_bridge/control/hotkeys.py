@@ -14,6 +14,7 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.rig import EMOTIONS
 
 from livelink_bridge.control.state import GuidanceState
+from livelink_bridge.loop_thread import LoopThread
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,7 @@ class Hotkeys:
         self.state = state
         self.on_quit = on_quit
         self.stream = stream or sys.stdin
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reader = LoopThread("medtalk-hotkeys", self._loop)
         self._saved: list | None = None
 
     @staticmethod
@@ -50,16 +50,12 @@ class Hotkeys:
         fd = self.stream.fileno()
         self._saved = termios.tcgetattr(fd)
         tty.setcbreak(fd)  # keys arrive one by one, Ctrl-C still raises SIGINT
-        self._thread = threading.Thread(target=self._loop, name="medtalk-hotkeys", daemon=True)
-        self._thread.start()
+        self._reader.start()
         logger.info(HELP)
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._reader.stop()
         self._restore()
 
     def _restore(self) -> None:
@@ -68,9 +64,9 @@ class Hotkeys:
 
             termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
 
-    def _loop(self) -> None:
+    def _loop(self, stopping: threading.Event) -> None:
         fd = self.stream.fileno()
-        while not self._stop.is_set():
+        while not stopping.is_set():
             ready, _, _ = select.select([fd], [], [], 0.1)
             if not ready:
                 continue

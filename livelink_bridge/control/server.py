@@ -31,6 +31,7 @@ from livelink_bridge.control.messages import (ACK, LATEST_WINS, MAX_STRING_BYTES
                                decode)
 from livelink_bridge.control.state import GuidanceState
 from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
+from livelink_bridge.loop_thread import LoopThread
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,7 @@ class ControlServer:
         self.log = _QuietLog()
         self._status = status or (lambda: {})
         self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._reader = LoopThread("medtalk-control", self._serve)
         self._latest: dict[str, tuple[Message | bytes, tuple[str, int]]] = {}  # address -> newest held back
         self.accepted = 0
         self.rejected = 0
@@ -145,26 +145,21 @@ class ControlServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         self._sock = sock
         self.host, self.port = sock.getsockname()[:2]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name="medtalk-control", daemon=True)
-        self._thread.start()
+        self._reader.start()
         logger.info("control: OSC on %s:%d", self.host, self.port)
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._reader.stop()
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
     # --- the server thread ---
-    def _serve(self) -> None:
-        while not self._stop.is_set():
+    def _serve(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             if not self.reads.take():  # leave the flood to the kernel's buffer (and its drops)
-                self._stop.wait(1.0 / self.reads.rate)
+                stopping.wait(1.0 / self.reads.rate)
                 self._release_latest()
                 continue
             try:

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from medtalk_core.audio import rms
+from medtalk_core.errors import MedtalkError
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ class AudioSource(Protocol):
     def read(self, timeout: float) -> list[AudioChunk]: ...
 
     def close(self) -> None: ...
+
+
+def device_open_error(direction: str, device: object, exc: Exception, hint: str) -> MedtalkError:
+    """One line for an audio device that PortAudio cannot open (it raises several exception
+    types for a missing or busy device); `direction` is "input" or "output"."""
+    which = f"the default audio {direction}" if device is None else f"audio {direction} {device!r}"
+    return MedtalkError(f"cannot open {which}: {exc} ({hint})")
 
 
 def level_db(samples: np.ndarray) -> float:

@@ -26,8 +26,9 @@ from medtalk_core.errors import ConfigError, MedtalkError
 
 logger = logging.getLogger(__name__)
 
-from livelink_bridge.sources import AudioChunk, level_db
+from livelink_bridge.sources import AudioChunk, device_open_error, level_db
 from livelink_bridge.sources.resampling import StreamResampler, _ChunkTimer
+from livelink_bridge.loop_thread import LoopThread
 
 # --- microphone ------------------------------------------------------------------------------
 _MAX_PATIENCE_S = 8.0  # longest wait for the first block of a reopened stream before another reopen
@@ -194,8 +195,7 @@ class MicSource:
         self._retry_at = 0.0
         self._backoff = backoff_s[0]
         self._failures = 0  # reopen attempts failed in a row (logged sparsely)
-        self._keeper: threading.Thread | None = None
-        self._closing = threading.Event()
+        self._keeper = LoopThread("medtalk-mic-keeper", self._keep)
         # read() side (the daemon's thread): the conversion of the opening it is reading
         self._reading = 0
         self._resampler: StreamResampler | None = None
@@ -225,24 +225,18 @@ class MicSource:
             self._open()
         except MedtalkError:
             raise
-        except Exception as exc:  # PortAudio raises several types for a missing/busy device
-            which = "the default audio input" if self.device is None else f"audio input {self.device!r}"
-            raise MedtalkError(f"cannot open {which}: {exc} (see `medtalk devices`)") from None
+        except Exception as exc:
+            raise device_open_error("input", self.device, exc, "see `medtalk devices`") from None
         if self.keeper_interval_s is not None:
-            self._closing.clear()
-            self._keeper = threading.Thread(target=self._keep, name="medtalk-mic-keeper", daemon=True)
             self._keeper.start()
 
     def close(self) -> None:
-        self._closing.set()
-        if self._keeper is not None:
-            self._keeper.join()
-            self._keeper = None
+        self._keeper.stop()
         self._close_stream()
 
     # --- the device (keeper thread) ---
-    def _keep(self) -> None:
-        while not self._closing.wait(self.keeper_interval_s):
+    def _keep(self, stopping: threading.Event) -> None:
+        while not stopping.wait(self.keeper_interval_s):
             self.tend()
 
     def tend(self) -> None:

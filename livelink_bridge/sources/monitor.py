@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from livelink_bridge.sources import AudioChunk
+from livelink_bridge.sources import AudioChunk, device_open_error
 from livelink_bridge.sources.mic import parse_device
 from livelink_bridge.sources.resampling import StreamResampler
 from medtalk_core.audio import FPS, SAMPLE_RATE
@@ -91,9 +91,9 @@ class AudioMonitor:
             stream.start()
         except MedtalkError:
             raise
-        except Exception as exc:  # PortAudio raises several types for a missing/busy device
-            which = "the default audio output" if self.device is None else f"audio output {self.device!r}"
-            raise MedtalkError(f"cannot open {which} for --monitor: {exc} (`python -m sounddevice` lists devices)") from None
+        except Exception as exc:
+            raise device_open_error("output", self.device, exc,
+                                    "for --monitor; `python -m sounddevice` lists devices") from None
         self._stream = stream
         name = info.get("name", self.device)
         if self.output_latency > self.delay_s:

@@ -22,31 +22,33 @@ public:
 		}
 		return *this;
 	}
-	OscBuilder& I32(int32_t V)
+	// The bits of a 4- or 8-byte value, as the wire's big-endian words take them.
+	template <typename T>
+	static uint64_t BitsOf(T V)
 	{
-		uint32_t Bits;
-		std::memcpy(&Bits, &V, 4);
-		return U32(Bits);
+		static_assert(sizeof(T) == 4 || sizeof(T) == 8, "OSC numbers are 4 or 8 bytes");
+		if constexpr (sizeof(T) == 4)
+		{
+			uint32_t Bits;
+			std::memcpy(&Bits, &V, 4);
+			return Bits;
+		}
+		else
+		{
+			uint64_t Bits;
+			std::memcpy(&Bits, &V, 8);
+			return Bits;
+		}
 	}
-	OscBuilder& I64(int64_t V)
+	OscBuilder& U64(uint64_t Bits)
 	{
-		uint64_t Bits;
-		std::memcpy(&Bits, &V, 8);
 		U32(static_cast<uint32_t>(Bits >> 32));
 		return U32(static_cast<uint32_t>(Bits));
 	}
-	OscBuilder& F32(float V)
-	{
-		uint32_t Bits;
-		std::memcpy(&Bits, &V, 4);
-		return U32(Bits);
-	}
-	OscBuilder& F64(double V)
-	{
-		int64_t Bits;
-		std::memcpy(&Bits, &V, 8);
-		return I64(Bits);
-	}
+	OscBuilder& I32(int32_t V) { return U32(static_cast<uint32_t>(BitsOf(V))); }
+	OscBuilder& F32(float V) { return U32(static_cast<uint32_t>(BitsOf(V))); }
+	OscBuilder& I64(int64_t V) { return U64(BitsOf(V)); }
+	OscBuilder& F64(double V) { return U64(BitsOf(V)); }
 	OscBuilder& Str(const std::string& S)
 	{
 		Bytes.insert(Bytes.end(), S.begin(), S.end());

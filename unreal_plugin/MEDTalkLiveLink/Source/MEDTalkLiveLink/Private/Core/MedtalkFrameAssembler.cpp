@@ -56,28 +56,6 @@ FrameAssembler::FrameAssembler(const std::string& InSubject)
 {
 }
 
-FeedResult FrameAssembler::Feed(const uint8_t* Data, size_t Size)
-{
-	FeedResult Result;
-	std::vector<osc::Message> Messages;
-	Result.OscStatus = osc::DecodePacket(Data, Size, Messages);
-	if (Result.OscStatus != osc::Status::Ok)
-	{
-		Result.Rejected = 1;
-		Result.Error = std::string("malformed OSC: ") + osc::StatusText(Result.OscStatus);
-		return Result;
-	}
-	for (const osc::Message& M : Messages)
-	{
-		if (!Apply(M, Result))
-		{
-			++Result.Ignored;
-			LastIgnored_ = M.Address;
-		}
-	}
-	return Result;
-}
-
 bool FrameAssembler::Apply(const osc::Message& M, FeedResult& Result)
 {
 	if (M.Address == FrameAddress_)

@@ -35,11 +35,9 @@ struct Frame
 
 struct FeedResult
 {
-	osc::Status OscStatus = osc::Status::Ok;
-	std::vector<Frame> Frames;      // complete frames from this datagram, in order
+	std::vector<Frame> Frames;      // complete frames from the messages applied, in order
 	bool NamesChanged = false;      // a names list completed and differs from the previous one
 	int Rejected = 0;               // our messages that failed a check (Error says why)
-	int Ignored = 0;                // messages for another subject or address
 	int WaitingForNames = 0;        // frames dropped: no list yet, or sized for the list being assembled
 	int Stale = 0;                  // frames dropped: sized for the previous list (sent before a change)
 	std::string Error;              // the last rejection reason, empty if none
@@ -50,18 +48,13 @@ class FrameAssembler
 public:
 	explicit FrameAssembler(const std::string& InSubject);
 
-	// Decodes one datagram and applies every message in it (messages for another subject are
-	// counted as ignored).
-	FeedResult Feed(const uint8_t* Data, size_t Size);
-
-	// Applies one decoded message; false if it is not addressed to this subject.
+	// Applies one decoded message; false if it is not addressed to this subject. Datagrams are
+	// decoded and routed to their subject's assembler by SubjectRouter::Feed, the one feed path.
 	bool Apply(const osc::Message& M, FeedResult& Result);
 
 	const std::vector<std::string>& Names() const { return Names_; }
 	uint64_t NamesGeneration() const { return NamesGeneration_; }
 	const std::string& Subject() const { return Subject_; }
-	// The address of the last message that was not for our subject (for status / diagnosis).
-	const std::string& LastIgnoredAddress() const { return LastIgnored_; }
 
 private:
 	void HandleNames(const osc::Message& M, FeedResult& Result);
@@ -75,7 +68,6 @@ private:
 	std::vector<std::string> Names_;
 	size_t PreviousCount_ = 0;      // length of the list Names_ replaced (to recognise stale frames)
 	uint64_t NamesGeneration_ = 0;
-	std::string LastIgnored_;
 
 	// The names list being assembled, identified by (crc, total, chunk count).
 	bool HasPending_ = false;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from livelink_bridge.commands._model_flags import add_backbone_flag, flag_overrides
+from medtalk_core.commands.model_flags import add_backbone_flag, flag_overrides
 
 NAME = "import-release"
 HELP = "convert the MEDTalk release's weights (cross_recon/audio_cont/audio_semantic/clip_emotion .pth) to a checkpoint"
@@ -29,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from medtalk_core.errors import MedtalkError
     from medtalk_core.release_import import import_release
 
-    from livelink_bridge.daemon_config import load_daemon_config
+    from medtalk_core.model_choice import read_model_choice
 
     out = Path(args.out)
     if (out / CONFIG_NAME).is_file() and not args.force:
         raise MedtalkError(f"{out} already holds a checkpoint; pass --force to overwrite it")
-    backbones = flag_overrides(args, load_daemon_config(args.backbones).backbones if args.backbones else None)
+    backbones = flag_overrides(args, read_model_choice(args.backbones).backbones if args.backbones else None)
     report = import_release(args.in_dir, out, allow_missing=args.allow_missing, backbones=backbones)
     print(f"read {', '.join(report.files)}")
     for module, source in sorted(report.sources.items()):

@@ -5,8 +5,6 @@ and import-release: `--backbone SLOT=PATH` (repeatable), `--mode`, and for the o
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-
 from typing import Any
 
 # Slot names and modes are checked where they are defined (backbones.overrides, inference_mode),
@@ -42,30 +40,21 @@ def flag_overrides(args: argparse.Namespace, section: Any = None) -> Any:
     return merged
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    checkpoint: str | None  # None = the command's default model
-    device: str | None
-    mode: str
-    backbones: Any  # BackboneOverrides
+def config_choice(args: argparse.Namespace) -> Any:
+    """--config's model and backbones sections (a ModelChoice), or the defaults."""
+    from medtalk_core.model_choice import ModelChoice, read_model_choice
+
+    return read_model_choice(args.config) if args.config else ModelChoice()
 
 
-def model_choice(args: argparse.Namespace) -> ModelChoice:
-    """--config's model and backbones sections, with --checkpoint, --device, --mode, --backbone over them."""
-    from livelink_bridge.daemon_config import DaemonConfig, load_daemon_config
+def model_choice(args: argparse.Namespace) -> Any:
+    """--config's model and backbones sections with --checkpoint, --device, --mode and --backbone
+    over them (a ModelChoice, checked)."""
+    from dataclasses import replace
 
-    from medtalk_core.inference_mode import rules
+    from medtalk_core.model_choice import ModelChoice
 
-    cfg = load_daemon_config(args.config) if args.config else DaemonConfig()
-    mode = args.mode or cfg.model.mode
-    rules(mode)  # an unknown mode: one line, before the model loads
-    return ModelChoice(checkpoint=getattr(args, "checkpoint", None) or cfg.model.checkpoint,
-                       device=getattr(args, "device", None) or cfg.model.device,
-                       mode=mode, backbones=flag_overrides(args, cfg.backbones))
-
-
-def load_animator(choice: ModelChoice):  # -> medtalk_core.inference.Animator (torch imported lazily)
-    from medtalk_core.inference import Animator
-
-    return Animator.from_checkpoint(choice.checkpoint, device=choice.device, overrides=choice.backbones,
-                                    mode=choice.mode)
+    base = config_choice(args)
+    flags = {key: getattr(args, key, None) for key in ("checkpoint", "device", "mode")}
+    model = replace(base.model, **{key: value for key, value in flags.items() if value is not None})
+    return ModelChoice(model, flag_overrides(args, base.backbones)).checked()

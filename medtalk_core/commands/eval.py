@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from livelink_bridge.commands._model_flags import add_backbone_flag, flag_overrides
+from medtalk_core.commands.model_flags import add_backbone_flag, config_choice, flag_overrides
 
 NAME = "eval"
 HELP = "evaluate a checkpoint (MLE, MEE, EIE, FRD), the embedding plot, the swap check, and --ablations"
@@ -72,9 +72,7 @@ def run(args: argparse.Namespace) -> int:
     split = None if args.split == "all" else args.split
     figure = Path(args.figure) if args.figure else (Path(args.json).with_name("eval_embeddings.png") if args.json
                                                      else Path("eval_embeddings.png"))
-    from livelink_bridge.daemon_config import load_daemon_config
-
-    section = load_daemon_config(args.config).backbones if args.config else None
+    section = config_choice(args).backbones
     report, _, clips = evaluate.evaluate_checkpoint(ckpt, args.data, split, audio_only=args.audio_only, figure=figure,
                                                     backbones=flag_overrides(args, section))
     _table(f"{ckpt} on {args.data} ({args.split}, {report.metrics.clips} clips)", [("checkpoint", report.metrics)], None)
