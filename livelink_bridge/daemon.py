@@ -19,25 +19,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from medtalk_core import model_choice
+from medtalk_core.audio import zero_nonfinite
+from medtalk_core.inference_mode import rules
+
+from livelink_bridge.access import Access, image_folders
 from livelink_bridge.clock import FrameClock
 from livelink_bridge.continuation import Continuation
+from livelink_bridge.control.hotkeys import Hotkeys
+from livelink_bridge.control.messages import DecodeRules
 from livelink_bridge.control.server import ControlServer
+from livelink_bridge.control.state import ControlInbox, GuidanceState
 from livelink_bridge.daemon_config import DaemonConfig
 from livelink_bridge.engine import StreamingEngine
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.sources.gapless import GaplessSource
-from livelink_bridge.control.state import ControlInbox, GuidanceState
 from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker
-from livelink_bridge.control.hotkeys import Hotkeys
-from medtalk_core.audio import zero_nonfinite
-from medtalk_core import model_choice
-from medtalk_core.inference_mode import rules
-
-from livelink_bridge.sources.monitor import AudioMonitor
 from livelink_bridge.process_tuning import ProcessTuning
 from livelink_bridge.sources import AudioChunk, AudioSource, example_path
 from livelink_bridge.sources.file import FileSource
+from livelink_bridge.sources.gapless import GaplessSource
 from livelink_bridge.sources.mic import MicSource
+from livelink_bridge.sources.monitor import AudioMonitor
 from livelink_bridge.stall import StallGuard
 from livelink_bridge.status import StatusLine, StreamStats
 from livelink_bridge.transcribe_worker import SpeechSegmenter, TranscribeWorker, transcriber_factory
@@ -54,8 +56,9 @@ _CHILD_START_WAIT_S = 20.0  # longest the stream waits at start for the guidance
 _FILLER_GRACE_S = 0.5  # after filled-in silence, frames still made from it leave the engine this long
 
 
-def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> AudioSource:
-    """The configured audio source; a network source's control messages go to `control`."""
+def build_source(cfg: DaemonConfig, control: ControlInbox | None = None, access: Access | None = None) -> AudioSource:
+    """The configured audio source; a network source's control messages go to `control`, and
+    its clients are let in by `access`."""
     s = cfg.source
     if s.kind == "mic":
         return MicSource(s.input_device, queue_blocks=s.queue_blocks, config=s.mic)
@@ -63,7 +66,7 @@ def build_source(cfg: DaemonConfig, control: ControlInbox | None = None) -> Audi
         from livelink_bridge.sources.listeners import network_source
 
         return network_source(s.listen, chunk_ms=s.chunk_ms, buffer_s=s.buffer_s, control=control,
-                              max_control_per_s=cfg.control.max_reads_per_s)
+                              max_control_per_s=cfg.control.max_reads_per_s, limits=s.network, access=access)
     path = example_path() if s.kind == "example" else s.path
     return FileSource(path, realtime=s.realtime, loop=s.loop, chunk_ms=s.chunk_ms,
                       resampler=rules(cfg.model.mode).resampler)
@@ -110,7 +113,11 @@ class Daemon:
         self.timeline: GaplessSource | None = None  # live: the source with silence wherever it delivers nothing
         self.transports = transports
         self.stats = StreamStats()
-        self.inbox = ControlInbox(cfg.control.max_string_bytes)  # control from the audio stream, once ready
+        self._zeroed_samples = 0  # non-finite samples that reached the loop, set to 0
+        self.access = Access(cfg.access)
+        self.image_folders = image_folders(cfg.access)  # where a client's image guidance may be read
+        # control from the audio stream, once ready
+        self.inbox = ControlInbox(DecodeRules(cfg.control.max_string_bytes, self.image_folders))
         self._stop = threading.Event()
         self._sender_done = threading.Event()
         self._clock_lock = threading.Lock()  # the loop pushes frames, the sender takes them
@@ -143,7 +150,7 @@ class Daemon:
     def start(self) -> "Daemon":
         cfg = self.cfg
         if self.source is None:  # first: a missing audio file fails before any model loads
-            self.source = build_source(cfg, self.inbox)
+            self.source = build_source(cfg, self.inbox, self.access)
         self.tuning = ProcessTuning(cfg.model.threads)
         self.tuning.apply()
         if self.animator is None:
@@ -182,7 +189,8 @@ class Daemon:
         if self.realtime:  # a stall of any length is bridged by a counted gap, never a crash
             self.stall = StallGuard(self.engine, self.segmenter)
         if c.enabled:
-            self.control = ControlServer(self.state, c, status=lambda: self.stats.as_dict()).start()
+            self.control = ControlServer(self.state, c, status=lambda: self.stats.as_dict(), access=self.access,
+                                         image_folders=self.image_folders).start()
         if c.hotkeys and Hotkeys.available():
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
         self.stats.source = {"file": f"file:{cfg.source.path}", "network": cfg.source.listen}.get(cfg.source.kind,
@@ -313,7 +321,7 @@ class Daemon:
             if self.monitor is not None:
                 self.monitor.push(chunk)  # heard as it is: mute silences the face, not the monitor
             samples, bad = zero_nonfinite(chunk.samples)  # one NaN would poison every window it is in
-            self.stats.bad_samples += bad
+            self._zeroed_samples += bad
             samples = np.zeros_like(samples) if muted else samples
             if self.segmenter is not None:
                 for segment in self.segmenter.feed(samples):
@@ -325,6 +333,7 @@ class Daemon:
         if self.stats.input_lost:  # silence filled in late: the adaptive delay must not learn from its frames
             self._learn_from = time.time() + _FILLER_GRACE_S
         self.stats.overflows = self._input.overflows
+        self.stats.bad_samples = self._zeroed_samples + self._input.bad_samples
 
     def _poll_control(self) -> None:
         self.state.apply_pending()  # cheap: descriptions and photos are built by the guidance worker

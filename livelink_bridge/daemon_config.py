@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from livelink_bridge.access import Access, AccessConfig
 from livelink_bridge.clock import ClockConfig
 from livelink_bridge.control.server import ControlConfig
 from livelink_bridge.control.state import MAX_INTENSITY
 from livelink_bridge.engine import EngineConfig
 from livelink_bridge.sources.mic import MicConfig
 from livelink_bridge.sources.monitor import MonitorConfig
+from livelink_bridge.sources.network import NetworkConfig
 from livelink_bridge.status import StatusConfig
 from livelink_bridge.transports.livelink_face import LiveLinkFaceConfig
 from livelink_bridge.transports.osc_frames import OscTransportConfig
@@ -47,6 +49,7 @@ class SourceConfig:
     input_lost_ms: float = 200.0  # live: no audio this long = input lost; silence (idle frames) fills in
     listen: str = "ws://127.0.0.1:8765"  # network: ws:// or tcp:// address the daemon listens on (127.0.0.1 = this machine only)
     buffer_s: float = 2.0  # network: audio queued ahead of real time at most; a faster client waits
+    network: NetworkConfig = field(default_factory=NetworkConfig)  # network: what one client may cost
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class DaemonConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)  # who may drive the face
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
     def model_choice(self) -> ModelChoice:
@@ -90,15 +94,23 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         raise ConfigError("source.input_lost_ms must be > 0")
     if cfg.source.kind == "file" and not cfg.source.path:
         raise ConfigError("source.kind 'file' needs source.path")
+    access = Access(cfg.access)
     if cfg.source.kind == "network":
         from livelink_bridge.sources.listeners import parse_listen_url
 
         try:
-            parse_listen_url(cfg.source.listen)
+            _, host, _ = parse_listen_url(cfg.source.listen)
         except MedtalkError as exc:
             raise ConfigError(f"source.listen: {exc}") from None
         if cfg.source.buffer_s <= 0:
             raise ConfigError("source.buffer_s must be > 0")
+        access.check_exposure(f"the network source ({cfg.source.listen})", host)
+        check_network_limits(cfg.source.network)
+    for folder in cfg.access.image_folders:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"access.image_folders: {folder} is not a folder")
+    if cfg.control.enabled:
+        access.check_exposure(f"the control port ({cfg.control.host}:{cfg.control.port})", cfg.control.host)
     if cfg.monitor.enabled and (cfg.source.kind == "mic" or (cfg.source.kind != "network" and not cfg.source.realtime)):
         raise ConfigError("monitor needs a real-time file or network source (a microphone is heard directly)")
     try:
@@ -118,6 +130,16 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
         if not 0 <= port <= 65535:  # 0 = any free port
             raise ConfigError(f"{key} must be a UDP port, 0..65535, got {port}")
     return cfg
+
+
+def check_network_limits(n: NetworkConfig) -> None:
+    if not n.sample_rates or any(not 8000 <= rate <= 192000 for rate in n.sample_rates):
+        raise ConfigError("source.network.sample_rates must list rates within 8000..192000")
+    if n.max_connections < 1 or n.max_queued_messages < 1 or n.max_message_bytes < 1024:
+        raise ConfigError("source.network: max_connections and max_queued_messages must be >= 1, "
+                          "max_message_bytes >= 1024")
+    if n.header_timeout_s <= 0 or n.idle_timeout_s <= 0:
+        raise ConfigError("source.network: header_timeout_s and idle_timeout_s must be > 0")
 
 
 def load_daemon_config(path: str | Path | None) -> DaemonConfig:

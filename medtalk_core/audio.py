@@ -1,4 +1,4 @@
-"""Audio constants and helpers: load any wav/flac/ogg, mix to mono, resample to 16 kHz.
+"""Audio constants and helpers: load any file libsndfile reads, mix to mono, resample to 16 kHz.
 
 Every timing constant of the project lives here, defined once.
 """
@@ -16,10 +16,14 @@ from .errors import AudioLoadError, ConfigError
 
 SAMPLE_RATE = 16000  # every audio model reads mono 16 kHz
 FPS = 60  # rig frames per second
-# The audio files bake, preview and the datasets look for, and the libsndfile containers each
-# suffix may hold: mp3 data named .wav is reported as such, not as a short or corrupt WAV.
-SUFFIX_FORMATS = {".wav": ("WAV", "WAVEX", "RF64", "W64"), ".flac": ("FLAC",), ".ogg": ("OGG",)}
-AUDIO_SUFFIXES = tuple(SUFFIX_FORMATS)
+# The audio files bake, preview and the datasets look for. A file is read by its content, not
+# its suffix: TIMIT and other LDC corpora keep NIST SPHERE audio in .wav files.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+# Default cap on one input file's length, read from its header before anything is decoded. A
+# line is seconds and a scene minutes; an hour bakes in about 70 s on a CPU (50x real time) to
+# some 350 MB of CSV. A header claiming more (a 2 GB sparse wav says 17 h) is far likelier a
+# damaged or hostile file than a take, and would run for hours and fill the disk.
+MAX_INPUT_S = 3600.0
 
 
 def exact_div(a: int, b: int) -> int:
@@ -123,6 +127,9 @@ def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE, 
     return resample_poly(audio, up, down, axis=0, window=window).astype(np.float32)
 
 
+UNRECOGNISED_FORMAT = 1  # libsndfile's SF_ERR_UNRECOGNISED_FORMAT: no sound format it knows
+
+
 @contextlib.contextmanager
 def _libsndfile(path: Path) -> Iterator[None]:
     """Missing and unreadable files as one AudioLoadError naming the file."""
@@ -131,20 +138,26 @@ def _libsndfile(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # libsndfile raises several types; a file can be corrupt past its header
+        if getattr(exc, "code", None) == UNRECOGNISED_FORMAT:  # a picture or an archive named .wav
+            raise AudioLoadError(f"{path} is not audio: its content is in no format libsndfile reads "
+                                 "(WAV, FLAC, OGG, NIST SPHERE, AIFF, MP3, ...)") from None
         raise AudioLoadError(f"cannot read audio file {path}: {exc}") from None
 
 
-def audio_header(path: str | Path) -> tuple[int, int]:
-    """(sample rate, samples per channel) from the file's header."""
+def audio_header(path: str | Path, max_s: float = 0.0) -> tuple[int, int]:
+    """(sample rate, samples per channel) from the file's header, whatever its suffix says.
+
+    A file longer than `max_s` seconds (0 = no cap, MAX_INPUT_S is the commands' default) is
+    refused here, before any of it is decoded."""
     import soundfile as sf
 
     with _libsndfile(Path(path)):
         info = sf.info(str(path))
-    expected = SUFFIX_FORMATS.get(Path(path).suffix.lower())
-    if expected and info.format not in expected:
-        raise AudioLoadError(f"{path} is not a {expected[0]} file: its data is {info.format_info or info.format}; "
-                             f"convert it or name it for what it is")
-    return int(info.samplerate), int(info.frames)
+    rate, frames = int(info.samplerate), int(info.frames)
+    if max_s and rate > 0 and frames / rate > max_s:
+        raise AudioLoadError(f"{path} holds {frames / rate:.0f} s of audio by its header, over the {max_s:g} s cap; "
+                             "--max-duration SECONDS raises it (0 = no cap)")
+    return rate, frames
 
 
 def read_native(path: str | Path, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
@@ -156,13 +169,15 @@ def read_native(path: str | Path, start: int = 0, stop: int | None = None) -> tu
     return data, int(rate)
 
 
-def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE, resampler: str | None = None) -> np.ndarray:
-    """Read `path` (wav/flac/ogg/anything libsndfile reads) as mono float32 at `target_rate`
+def load_audio(path: str | Path, target_rate: int = SAMPLE_RATE, resampler: str | None = None,
+               max_s: float = 0.0) -> np.ndarray:
+    """Read `path` (wav/flac/ogg/SPHERE/anything libsndfile reads) as mono float32 at `target_rate`
     (resampled with `resampler`, see resample()).
 
-    Raises AudioLoadError naming the file when it is missing, unreadable, empty or silent-length.
+    Raises AudioLoadError naming the file when it is missing, unreadable, empty, silent-length or
+    longer than `max_s` seconds (0 = no cap; see audio_header).
     """
-    audio_header(path)  # the container matches the suffix
+    audio_header(path, max_s)  # before the whole file is read into memory
     data, rate = read_native(path)
     if data.shape[0] == 0:
         raise AudioLoadError(f"audio file {path} holds no samples")

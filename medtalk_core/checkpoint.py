@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from .backbones import BackboneConfig
-from .config import from_mapping, to_mapping
-from .errors import CheckpointError
+from .config import from_mapping, parse_json, to_mapping
+from .errors import CheckpointError, ConfigError
 from .model import MEDTalk, ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -117,9 +117,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not config_path.is_file():
         raise CheckpointError(f"no checkpoint at {folder}: {CONFIG_NAME} not found")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from None
+        config = parse_json(config_path.read_text(encoding="utf-8", errors="replace"), config_path)
+    except ConfigError as exc:  # malformed, or nested too deeply to parse
+        raise CheckpointError(str(exc)) from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_path} is not a MEDTalk checkpoint config (a JSON {type(config).__name__})")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{config_path} is not a MEDTalk checkpoint config (format {config.get('format')!r})")
     return config

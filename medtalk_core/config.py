@@ -6,7 +6,9 @@ A typo in a config must never be silently ignored, so every key has to name a fi
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -76,8 +78,12 @@ def _sequence(origin: Any, args: tuple, value: Any, where: str) -> Any:
     return tuple(items) if origin is tuple else items
 
 
+_REPR = reprlib.Repr()  # bounded: a YAML alias bomb is tiny as parsed but endless when printed whole
+_REPR.maxstring = _REPR.maxother = 80
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -99,8 +105,9 @@ def parse_yaml(text: str, path: str | Path) -> dict[str, Any]:
     """YAML text read from `path` -> its mapping ({} when empty); ConfigError naming the file."""
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {_first_line(exc)}") from None
+    except Exception as exc:  # hostile text raises more than YAMLError: RecursionError when nested
+        # thousands deep, ValueError from a bad !!int or date, AttributeError from a bad !!timestamp
+        raise ConfigError(f"config file {path} is not valid YAML: {_parse_error(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -108,8 +115,19 @@ def parse_yaml(text: str, path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _first_line(exc: Exception) -> str:
-    """YAML errors span several lines with a caret drawing; the CLI prints one line."""
+def parse_json(text: str, path: str | Path) -> Any:
+    """JSON text read from `path` -> its value; ConfigError naming the file for malformed or
+    hostile text (nested too deeply, an integer of thousands of digits)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path} is not valid JSON: {_parse_error(exc)}") from None
+
+
+def _parse_error(exc: Exception) -> str:
+    """One line for the CLI: YAML errors span several lines with a caret drawing."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     return " ".join(str(exc).split())[:300]
 
 

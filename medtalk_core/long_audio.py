@@ -78,10 +78,11 @@ def plan_windows(total_samples: int, options: WindowOptions) -> list[Window]:
 class AudioFileReader:
     """Random access to a file as mono 16 kHz audio, one window at a time."""
 
-    def __init__(self, path: str | Path, margin_s: float = 0.1, resampler: str | None = None) -> None:
+    def __init__(self, path: str | Path, margin_s: float = 0.1, resampler: str | None = None,
+                 max_s: float = 0.0) -> None:
         self.path = Path(path)
         self.resampler = resampler  # audio.RESAMPLERS; both give whole-file results window by window
-        self.rate, self.native_samples = audio_header(self.path)
+        self.rate, self.native_samples = audio_header(self.path, max_s)  # max_s: cap in seconds, 0 = none
         if self.native_samples <= 0:
             raise AudioLoadError(f"audio file {self.path} holds no samples")
         self._up, self._down = rate_ratio(self.rate)

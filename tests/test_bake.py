@@ -14,6 +14,7 @@ from livelink_bridge.offline import writers
 from livelink_bridge.offline.bake import BakeOptions, GuidanceChoice, bake, find_inputs, read_manifest
 from livelink_bridge.cli import main
 from medtalk_core import audio, rig
+from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.errors import MedtalkError
 from medtalk_core.long_audio import AudioFileReader, Stitcher, Window, WindowOptions, animate_file, plan_windows
@@ -226,7 +227,7 @@ def test_manifest_overrides_sidecar_and_flags_conflict(tmp_path: Path, clips: Pa
                                                        tiny_checkpoint) -> None:
     manifest = clips / "guidance.csv"
     manifest.write_text("file,emotion,strength\na.wav,sad,1.0\nact1/b.flac,ang,0.8\n")
-    entries = read_manifest(manifest)
+    entries = read_manifest(manifest, AllowedFolders.of([clips]))
     assert entries[(clips / "a.wav").resolve()] == GuidanceChoice(emotion="sad", strength=1.0)
     (clips / "silent.wav").unlink()
     (clips / "corrupt.wav").unlink()
@@ -247,7 +248,7 @@ def test_manifest_overrides_sidecar_and_flags_conflict(tmp_path: Path, clips: Pa
     assert "unknown emotion" in capsys.readouterr().err
     (clips / "guidance.csv").write_text("file,mood\na.wav,sad\n")
     with pytest.raises(MedtalkError, match="unknown column"):
-        read_manifest(clips / "guidance.csv")
+        read_manifest(clips / "guidance.csv", AllowedFolders.of([clips]))
     (clips / "a.yaml").write_text("emotoin: happy\n")
     report = bake(animator, [clips / "a.wav"], tmp_path / "o2", BakeOptions(transcribe=False))
     assert report.failed and "emotoin" in report.failed[0][1]

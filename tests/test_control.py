@@ -16,6 +16,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
+from livelink_bridge.control.messages import DecodeRules
 from livelink_bridge.control.server import ControlConfig, STATUS_REPLY, ControlServer, decode
 from livelink_bridge.control.state import GuidanceRequest, GuidanceState
 from livelink_bridge.control.hotkeys import Hotkeys
@@ -198,7 +199,7 @@ def test_decoding_is_separate_from_dispatch():
                                   ("/medtalk/guidance/image", ("/no/face.png",), "not found"),
                                   ("/medtalk/volume", (1,), "unknown address")):
         with pytest.raises(MedtalkError, match=reason):
-            decode(address, args, max_string_bytes=64)
+            decode(address, args, DecodeRules(max_string_bytes=64))
 
 
 def test_features_are_built_by_apply_pending_not_by_the_poster(animator):

@@ -108,6 +108,12 @@ def _follows(jaw: np.ndarray, env: np.ndarray, min_frames: int = 90) -> float:
     return best
 
 
+def _checked_jaw(osc: OscCollector, err: str, proc: subprocess.Popen) -> np.ndarray:
+    """The jaw curve of a stream that ended cleanly with its frame indices unbroken."""
+    _check_stream(osc, err, proc)
+    return _jaw(osc)
+
+
 def _check_stream(osc: OscCollector, err: str, proc: subprocess.Popen) -> None:
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err
@@ -158,8 +164,7 @@ def test_microphone_by_name_unplugged_mid_utterance_and_replugged_at_another_rat
             err = _stop(proc)
     finally:
         pulse.unplug(module)
-    _check_stream(osc, err, proc)
-    jaw = _jaw(osc)
+    jaw = _checked_jaw(osc, err, proc)
     assert _follows(jaw[first:unplugged], long_env) > 0.35, "the jaw follows the played speech"
     assert _follows(jaw[replugged:], _envelope(real_speech["0880"])) > 0.35, "and again after the replug"
     assert "input lost" in err and "reopened" in err
@@ -188,7 +193,6 @@ def test_microphone_by_index_follows_the_system_default_to_another_microphone(pu
             err = _stop(proc)
     finally:
         pulse.unplug(spare)
-    _check_stream(osc, err, proc)
-    jaw = _jaw(osc)
+    jaw = _checked_jaw(osc, err, proc)
     assert _follows(jaw[first:moved], env) > 0.35
     assert _follows(jaw[moved:], env) > 0.35

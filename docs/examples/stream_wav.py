@@ -2,6 +2,8 @@
 
     python docs/examples/stream_wav.py speech.wav [--url ws://127.0.0.1:8765] [--emotion happy] [--fast]
 
+A daemon that asks for a token (docs/PROTOCOL.md section 6) gets it from --token or $MEDTALK_TOKEN.
+
 The protocol (docs/PROTOCOL.md section 5): a JSON text header with the file's own rate and
 channels, then binary messages of 16-bit PCM; a JSON control message may go in between. With
 --fast the whole file is sent at once: the daemon paces it (its queue is bounded, so this
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -27,12 +30,15 @@ def main() -> None:
     parser.add_argument("--url", default="ws://127.0.0.1:8765", help="the daemon's --source address")
     parser.add_argument("--emotion", help="send this emotion label first, as a control message")
     parser.add_argument("--fast", action="store_true", help="send as fast as the daemon takes it")
+    parser.add_argument("--token", default=os.environ.get("MEDTALK_TOKEN"),
+                        help="the daemon's token, when it asks for one (default: $MEDTALK_TOKEN)")
     args = parser.parse_args()
 
     audio, rate = sf.read(args.wav, dtype="int16", always_2d=True)  # (n, channels)
     step = int(rate * CHUNK_S)
     with connect(args.url, compression=None) as ws:
-        ws.send(json.dumps({"sample_rate": rate, "channels": audio.shape[1], "format": "pcm16"}))
+        header = {"sample_rate": rate, "channels": audio.shape[1], "format": "pcm16"}
+        ws.send(json.dumps({**header, "token": args.token} if args.token else header))
         if args.emotion:
             ws.send(json.dumps({"control": "/medtalk/emotion", "args": [args.emotion]}))
         start = time.monotonic()

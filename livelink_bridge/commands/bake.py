@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from pathlib import Path
 
+from medtalk_core.audio import MAX_INPUT_S
 from medtalk_core.curve_sets import CURVE_SETS
 from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
@@ -55,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="transcribe files that have no script line (<name>.txt or a transcript column) for "
                              "the text intensity head; off by default: the built-in recogniser runs at about 3x "
                              "real time, the audio-only head at over 50x (default: --no-transcribe)")
+    parser.add_argument("--max-duration", type=float, default=MAX_INPUT_S, metavar="SECONDS",
+                        help=f"a file longer than this (by its header) fails before it is decoded; 0 = no cap "
+                             f"(default {MAX_INPUT_S:g})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_flags(parser)
 
@@ -69,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise MedtalkError("--batch-size must be >= 0")
     if not 0 <= args.overlap < args.window:
         raise MedtalkError("--overlap must be >= 0 and shorter than --window")
+    if not (math.isfinite(args.max_duration) and args.max_duration >= 0):
+        raise MedtalkError("--max-duration must be a number of seconds >= 0 (0 = no cap)")
+    check_out_folder(Path(args.out))
     if args.strength != 1.0 and not (args.emotion or args.text or args.image):
         raise MedtalkError("--strength goes with --emotion, --text or --image")
     default = NEUTRAL
@@ -77,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
                                  image=str(Path(args.image).resolve()) if args.image else None,
                                  strength=args.strength)
     options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force, curves=args.curves,
-                          face_board=args.face_board,                          batch_size=args.batch_size, transcribe=args.transcribe,
-                          window=WindowOptions(window_s=args.window, overlap_s=args.overlap))
+                          face_board=args.face_board, batch_size=args.batch_size, transcribe=args.transcribe,
+                          window=WindowOptions(window_s=args.window, overlap_s=args.overlap),
+                          max_duration_s=args.max_duration)
     missing = [p for p in args.inputs if not Path(p).exists()]
     if missing:  # before the model loads: a typo should not cost the start-up
         raise MedtalkError(f"input not found: {missing[0]}")
@@ -98,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in report.failed:
         print(f"  FAILED {path}: {reason}")
     return 1 if report.failed else 0
+
+
+def check_out_folder(out: Path) -> None:
+    """--out names a folder, or one to create: a file there, or in its way, is a usage mistake
+    said before the model loads (else every input fails with "[Errno 17] File exists")."""
+    existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        raise MedtalkError(f"--out must be a folder; {existing} is a file")
 
 
 def _interrupt(signum: int, frame: object) -> None:

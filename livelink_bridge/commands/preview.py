@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
+from medtalk_core.audio import MAX_INPUT_S
 from medtalk_core.errors import MedtalkError
 
 from medtalk_core.commands.model_flags import add_model_flags, model_choice
@@ -32,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256, help="face size in pixels (default 256)")
     parser.add_argument("--fps", type=float, default=0.0, help="video frame rate (default 30 mp4, 20 gif)")
     parser.add_argument("--device", help="torch device for an audio input, e.g. cpu or cuda (default: CUDA when present)")
+    parser.add_argument("--max-duration", type=float, default=MAX_INPUT_S, metavar="SECONDS",
+                        help=f"refuse audio (INPUT or --audio) longer than this, by its header; 0 = no cap "
+                             f"(default {MAX_INPUT_S:g})")
     add_model_flags(parser)
 
 
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise MedtalkError("--size must be between 32 and 2048")
     if args.fps < 0:
         raise MedtalkError("--fps must be positive")
+    if not (math.isfinite(args.max_duration) and args.max_duration >= 0):
+        raise MedtalkError("--max-duration must be a number of seconds >= 0 (0 = no cap)")
     if suffix in AUDIO_SUFFIXES:
         if args.audio:
             raise MedtalkError("--audio goes with a baked take; an audio INPUT is its own audio")
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from medtalk_core.model_choice import load_animator
 
         animator = load_animator(model_choice(args))  # the shipped default model unless chosen
-        reader = AudioFileReader(source, resampler=animator.resampler)
+        reader = AudioFileReader(source, resampler=animator.resampler, max_s=args.max_duration)
         spec = GuidanceSpec(text=args.text) if args.text else (
             GuidanceSpec(image=str(Path(args.image).resolve())) if args.image else GuidanceSpec(label=args.emotion or "neutral"))
         guidance = animator.guidance(spec, strength=args.strength)
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise MedtalkError("--emotion, --text and --image go with an audio INPUT; a baked take has its guidance")
         frames, fps = read_rig_file(source)
         audio_path = Path(args.audio) if args.audio else None
-        take = Take(frames, fps, load_audio(audio_path) if audio_path else None, audio_path)
+        take = Take(frames, fps, load_audio(audio_path, max_s=args.max_duration) if audio_path else None, audio_path)
     else:
         raise MedtalkError(f"cannot preview {source.name}: use {', '.join(TAKE_SUFFIXES + AUDIO_SUFFIXES)}")
     written = render(take, args.out, PreviewOptions(size=args.size, fps=args.fps))

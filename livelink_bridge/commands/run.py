@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device-id", metavar="ID",
                         help="Live Link Face device id (default: a new UUID each run)")
     parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
+    parser.add_argument("--image-folder", action="append", metavar="DIR",
+                        help="a folder image guidance may be read from, besides the current directory (repeatable; "
+                             "replaces access.image_folders); a client's photo elsewhere is refused")
     parser.add_argument("--record", metavar="DIR", help="record every sent frame to DIR (CSV + the release's txt)")
     parser.add_argument("--checkpoint", metavar="DIR",
                         help="checkpoint folder or shipped:NAME: default, live, live_1frame (default: shipped:live)")
@@ -111,6 +114,7 @@ FLAG_FIELDS: dict[str, Callable[[Any], Fields]] = {
     "livelink_face": _endpoint_fields("--livelink-face", "transports.livelink_face"),
     "subject": lambda name: {"transports.osc.subject": name, "transports.livelink_face.subject": name},
     "device_id": lambda name: {"transports.livelink_face.device_id": name},
+    "image_folder": lambda folders: {"access.image_folders": tuple(folders)},
     "record": lambda folder: {"transports.recorder.enabled": True, "transports.recorder.directory": folder},
     "control": _endpoint_fields("--control", "control"),
     "emotion": _emotion_fields,

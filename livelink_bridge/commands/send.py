@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from medtalk_core.errors import MedtalkError
 
-from livelink_bridge.control.messages import ACK, STATUS, STATUS_REPLY, Emotion, Image, Intensity, Mute, Status, Text
+from livelink_bridge.access import TOKEN_ENV
+from livelink_bridge.control.messages import (ACK, STATUS, STATUS_REPLY, ControlMessage, Emotion, Image, Intensity,
+                                              Mute, Status, Text, with_token)
 from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
 
 NAME = "send"
@@ -21,6 +24,8 @@ HELP = "send a control message to a running `medtalk run` (emotion, text, image,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", default="127.0.0.1:9001", metavar="HOST:PORT", help="the daemon's control address")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), metavar="TOKEN",
+                        help=f"the daemon's token, when it asks for one (default: ${TOKEN_ENV})")
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="seconds to wait for the daemon's acknowledgement (or status reply); none: exit 1")
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
@@ -39,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace) -> bytes:
-    """The OSC datagram for the chosen message."""
+    """The OSC datagram for the chosen message (behind the token, when one is given)."""
+    return with_token(_message(args), args.token)
+
+
+def _message(args: argparse.Namespace) -> ControlMessage:
     what = args.what
     if what == Emotion.NAME:
         message = Emotion(args.label, args.strength)
@@ -53,7 +62,7 @@ def build(args: argparse.Namespace) -> bytes:
         message = Mute(bool(args.flag))
     else:
         message = Status()
-    return message.encode()
+    return message
 
 
 def exchange(host: str, port: int, datagram: bytes, timeout: float) -> Message:
@@ -61,7 +70,7 @@ def exchange(host: str, port: int, datagram: bytes, timeout: float) -> Message:
 
     No answer within `timeout` is a failure: UDP says nothing when nobody listens, so "sent"
     means nothing until the daemon has acknowledged it."""
-    (request,) = decode_datagram(datagram)
+    request = decode_datagram(datagram)[-1]  # the request (a token's bundle leads with /medtalk/auth)
     want = STATUS_REPLY if request.address == STATUS else ACK
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -88,9 +97,9 @@ class NoAnswer(MedtalkError):
     """Nothing acknowledged the message: exit status 1, not a user mistake's 2."""
 
 
-def request_status(host: str, port: int, timeout: float) -> dict:
+def request_status(host: str, port: int, timeout: float, token: str | None = None) -> dict:
     """Send /medtalk/status and wait for the reply (the daemon answers the sender's address)."""
-    reply = exchange(host, port, Status().encode(), timeout)
+    reply = exchange(host, port, with_token(Status(), token), timeout)
     if len(reply.args) != 1 or not isinstance(reply.args[0], str):
         raise MedtalkError(f"the status reply from {host}:{port} is malformed")
     return json.loads(reply.args[0])
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise MedtalkError(f"--timeout must be > 0 seconds, got {args.timeout}")
     try:
         if args.what == Status.NAME:
-            state = request_status(host, port, args.timeout)
+            state = request_status(host, port, args.timeout, args.token)
             for key in sorted(state):
                 print(f"{key}: {state[key]}")
             return 0

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.errors import MedtalkError
 from medtalk_core.image_files import check_image_file
 from medtalk_core.rig import emotion_id
@@ -81,7 +83,21 @@ def _count(args: tuple, least: int, most: int) -> tuple:
     return args
 
 
+def _one_string(args: tuple, what: str, rules: DecodeRules) -> str:
+    (text,) = _count(args, 1, 1)
+    return check_string(what, text, rules.max_string_bytes)
+
+
 # --- the messages --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecodeRules:
+    """What a decoder allows: string length, and where image guidance may be read (None: anywhere
+    the caller can read, for local callers; a client's requests always get folders)."""
+
+    max_string_bytes: int = MAX_STRING_BYTES
+    image_folders: AllowedFolders | None = None
+
+
 class ControlMessage:
     """Base of the messages: `ADDRESS`, `NAME` (the `medtalk send` word), `decode(args)` -> the
     request, `args()` -> the OSC arguments with their type tags, `encode()` -> the datagram."""
@@ -90,17 +106,14 @@ class ControlMessage:
     NAME: ClassVar[str]
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest | StatusQuery:
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest | StatusQuery:
         raise NotImplementedError
 
     def args(self) -> list[tuple[Any, str]]:
         return []
 
     def encode(self) -> bytes:
-        b = OscMessageBuilder(self.ADDRESS)
-        for value, tag in self.args():
-            b.add_arg(value, tag)
-        return b.build().dgram
+        return _builder(self).build().dgram
 
 
 @dataclass(frozen=True)
@@ -111,12 +124,12 @@ class Emotion(ControlMessage):
     strength: float | None = None  # 0..10, default 1
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
         label, *rest = _count(args, 1, 2)
         if isinstance(label, bool) or not isinstance(label, (str, int)):
             raise MedtalkError(f"emotion label must be a name or an id, got {type(label).__name__}")
         if isinstance(label, str):
-            label = check_string("emotion label", label, max_bytes)
+            label = check_string("emotion label", label, rules.max_string_bytes)
         return GuidanceRequest("emotion", emotion_id(label), check_strength(rest[0] if rest else 1.0))
 
     def args(self) -> list[tuple[Any, str]]:
@@ -134,9 +147,8 @@ class Text(ControlMessage):
     description: str  # e.g. "a tired, reluctant smile"
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
-        (text,) = _count(args, 1, 1)
-        return GuidanceRequest("text", check_string("guidance text", text, max_bytes))
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
+        return GuidanceRequest("text", _one_string(args, "guidance text", rules))
 
     def args(self) -> list[tuple[Any, str]]:
         return [(self.description, OscMessageBuilder.ARG_TYPE_STRING)]
@@ -149,11 +161,14 @@ class Image(ControlMessage):
     path: str  # a reference face picture on the daemon's disk
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
-        (path,) = _count(args, 1, 1)
-        file = Path(check_string("image path", path, max_bytes)).expanduser()
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
+        text = _one_string(args, "image path", rules)
+        if rules.image_folders is None:  # a local caller (the Python API): any path it can read
+            file = Path(text).expanduser()
+        else:  # from a client: only under the allowed folders, and `~` is not the daemon's home
+            file = rules.image_folders.resolve(text, what="image path")
         if not file.is_file():
-            raise MedtalkError(f"image file not found: {file}")
+            raise MedtalkError(f"image file not found: {text if rules.image_folders is not None else file}")
         check_image_file(file)
         return GuidanceRequest("image", str(file))
 
@@ -168,7 +183,7 @@ class Intensity(ControlMessage):
     scale: float  # 0 = neutral .. 1 = as predicted .. 2
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
         (scale,) = _count(args, 1, 1)
         return GuidanceRequest("intensity", check_intensity(scale))
 
@@ -183,7 +198,7 @@ class Mute(ControlMessage):
     muted: bool  # True = ignore the input (idle face)
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> GuidanceRequest:
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
         (muted,) = _count(args, 1, 1)
         if isinstance(muted, bool):
             return GuidanceRequest("mute", muted)
@@ -201,9 +216,16 @@ class Status(ControlMessage):
     NAME: ClassVar[str] = "status"
 
     @classmethod
-    def decode(cls, args: tuple, max_bytes: int) -> StatusQuery:
+    def decode(cls, args: tuple, rules: DecodeRules) -> StatusQuery:
         _count(args, 0, 0)
         return StatusQuery()
+
+
+def _builder(message: ControlMessage) -> OscMessageBuilder:
+    b = OscMessageBuilder(message.ADDRESS)
+    for value, tag in message.args():
+        b.add_arg(value, tag)
+    return b
 
 
 MESSAGES: tuple[type[ControlMessage], ...] = (Emotion, Text, Image, Intensity, Mute, Status)
@@ -215,25 +237,43 @@ STATUS = Status.ADDRESS
 LATEST_WINS = tuple(m.ADDRESS for m in MESSAGES if m is not Status)
 
 
-def decode(address: str, args: tuple, max_string_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest | StatusQuery:
+def decode(address: str, args: tuple, rules: DecodeRules = DecodeRules()) -> GuidanceRequest | StatusQuery:
     """One message -> what it asks for; MedtalkError (with the reason) when it is bad."""
     message = BY_ADDRESS.get(address)
     if message is None:
         raise MedtalkError(f"unknown address {address[:100]}")
-    return message.decode(tuple(args), max_string_bytes)
+    return message.decode(tuple(args), rules)
 
 
-def emotion_request(label: Any, strength: Any = 1.0, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    return Emotion.decode((label, strength), max_bytes)
+def emotion_request(label: Any, strength: Any = 1.0, rules: DecodeRules = DecodeRules()) -> GuidanceRequest:
+    return Emotion.decode((label, strength), rules)
 
 
-def text_request(description: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    return Text.decode((description,), max_bytes)
+def text_request(description: Any, rules: DecodeRules = DecodeRules()) -> GuidanceRequest:
+    return Text.decode((description,), rules)
 
 
-def image_request(path: Any, max_bytes: int = MAX_STRING_BYTES) -> GuidanceRequest:
-    return Image.decode((path,), max_bytes)
+def image_request(path: Any, rules: DecodeRules = DecodeRules()) -> GuidanceRequest:
+    return Image.decode((path,), rules)
 
 
 def intensity_request(scale: Any) -> GuidanceRequest:
-    return Intensity.decode((scale,), MAX_STRING_BYTES)
+    return Intensity.decode((scale,), DecodeRules())
+
+
+# --- the token ------------------------------------------------------------------------------------
+# A daemon that asks for a token (livelink_bridge.access) takes only datagrams that are a bundle
+# whose first message is `/medtalk/auth <token:s>`; the messages after it are the requests.
+AUTH = "/medtalk/auth"
+
+
+def with_token(message: ControlMessage, token: str | None) -> bytes:
+    """The datagram of `message`, in a bundle behind `/medtalk/auth` when a token is given."""
+    if token is None:
+        return message.encode()
+    auth = OscMessageBuilder(AUTH)
+    auth.add_arg(token, OscMessageBuilder.ARG_TYPE_STRING)
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    bundle.add_content(auth.build())
+    bundle.add_content(_builder(message).build())
+    return bundle.build().dgram

@@ -8,6 +8,10 @@ non-image file, a datagram that is not OSC) is logged with its reason (at most 5
 and changes nothing; the stream never stops for it. Datagrams are decoded by our own bounded
 decoder (`control.wire`): exact addresses, no patterns, bundle timetags ignored (a bundle runs at once).
 
+Access (livelink_bridge.access): datagrams from outside `access.allowed_networks` are not
+answered; with a token asked, only a bundle led by `/medtalk/auth <token>` changes anything, and
+a status query without it gets the stream's health but no file, device, address or description.
+
 Two steps, kept apart: `decode(address, args)` turns one message into a `GuidanceRequest` (or
 the status query) or raises MedtalkError, touching nothing but the named image file; the server
 then dispatches: it posts the request to the GuidanceState or answers the status query.
@@ -25,13 +29,16 @@ from typing import Any, Callable
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.errors import MedtalkError
 
-from livelink_bridge.control.messages import (ACK, LATEST_WINS, MAX_STRING_BYTES, STATUS, STATUS_REPLY, StatusQuery,
-                               decode)
+from livelink_bridge.access import Access, AccessConfig
+from livelink_bridge.control.messages import (ACK, AUTH, LATEST_WINS, MAX_STRING_BYTES, STATUS, STATUS_REPLY,
+                                              DecodeRules, StatusQuery, decode)
 from livelink_bridge.control.state import GuidanceState
 from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
 from livelink_bridge.loop_thread import LoopThread
+from livelink_bridge.quiet_log import QuietLog
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,11 @@ _STATUS_PREFIX = STATUS.encode() + b"\0"
 _STATUS_PER_S = 10.0  # status queries answered per second beyond the shared rate limit
 _POLL_S = 0.05  # the server thread wakes this often: stop requests, held-back fader values
 _MAX_DATAGRAM = 65536
+_BUNDLE_PREFIX = b"#bundle\0"
+# What a status reply leaves out for a sender without the token: the source's file, device or
+# address, and the guidance's description or photo file name (the rest is the stream's health).
+PRIVATE_STATUS_KEYS = ("source", "guidance")
+NOT_AUTHORISED = f"not authorised: this daemon asks for its token (`medtalk send --token`, or a bundle led by {AUTH})"
 _RECEIVE_BUFFER = 1 << 20  # bytes asked of the kernel for queued datagrams
 
 
@@ -73,28 +85,6 @@ class TokenBucket:
             self._tokens -= 1.0
             return True
         return False
-
-
-class _QuietLog:
-    """At most `per_s` warnings a second; the rest are counted and summarised (a flood of bad
-    messages must not become a flood of log lines). Every line is bounded: callers pass short,
-    truncated arguments (`_short`, address[:100])."""
-
-    def __init__(self, per_s: int = 5) -> None:
-        self.per_s = per_s
-        self._window, self._count, self._suppressed = 0, 0, 0
-
-    def warn(self, msg: str, *args: Any, exc_info: bool = False) -> None:
-        second = int(time.monotonic())
-        if second != self._window:
-            if self._suppressed:
-                logger.warning("control: %d more rejected messages not shown", self._suppressed)
-            self._window, self._count, self._suppressed = second, 0, 0
-        self._count += 1
-        if self._count <= self.per_s:
-            logger.warning(msg, *args, exc_info=exc_info)
-        else:
-            self._suppressed += 1
 
 
 class ControlServer:
@@ -115,20 +105,24 @@ class ControlServer:
     the guidance worker, at most one at a time, latest wins."""
 
     def __init__(self, state: GuidanceState, cfg: ControlConfig,
-                 status: Callable[[], dict[str, Any]] | None = None) -> None:
+                 status: Callable[[], dict[str, Any]] | None = None, access: Access | None = None,
+                 image_folders: AllowedFolders | None = None) -> None:
         self.state = state
         self.cfg = cfg
+        self.access = access or Access(AccessConfig())
+        self.rules = DecodeRules(cfg.max_string_bytes, image_folders or AllowedFolders.of(["."]))
         self.host, self.port = cfg.host, int(cfg.port)
         self.bucket = TokenBucket(cfg.max_messages_per_s, cfg.burst)
         self.reads = TokenBucket(cfg.max_reads_per_s, max(1, int(cfg.max_reads_per_s / 10)))
         self.status_bucket = TokenBucket(_STATUS_PER_S, int(_STATUS_PER_S))
-        self.log = _QuietLog()
+        self.log = QuietLog(logger, "control: rejected messages")
         self._status = status or (lambda: {})
         self._sock: socket.socket | None = None
         self._reader = LoopThread("medtalk-control", self._serve)
         self._latest: dict[str, tuple[Message | bytes, tuple[str, int]]] = {}  # address -> newest held back
         self.accepted = 0
         self.rejected = 0
+        self.refused = 0  # datagrams from outside access.allowed_networks, unanswered
         self.dropped = 0
         self.coalesced = 0  # held-back fader values replaced by a newer one before they could apply
 
@@ -174,10 +168,18 @@ class ControlServer:
             self._release_latest()
 
     def _datagram(self, data: bytes, sender: tuple[str, int]) -> None:
+        if not self.access.admits(sender[0]):
+            self.refused += 1  # not answered: a reply would only tell a stranger we are here
+            self.log.warn("control: datagram from %s:%d refused: not in access.allowed_networks", *sender)
+            return
         if not self.bucket.take():
             self._over_limit(data, sender)
             return
-        messages = self._decode(data, sender)
+        messages, trusted = self._authorised(self._decode(data, sender))
+        if not trusted:
+            for message in messages:
+                self._untrusted(message, sender)
+            return
         for n, message in enumerate(messages):
             # The datagram's own token paid for the first message. While changes are held back,
             # newer ones queue behind them: the guidance ends as the last message asked.
@@ -187,7 +189,30 @@ class ControlServer:
             self._handle(message, sender)
         self._release_latest()
 
+    def _authorised(self, messages: list[Message]) -> tuple[list[Message], bool]:
+        """(the requests, whether they carry the token): with a token asked, a datagram is a bundle
+        led by /medtalk/auth <token>."""
+        if self.access.token is None:  # a client that sends one anyway is welcome
+            return [m for m in messages if m.address != AUTH], True
+        if messages and messages[0].address == AUTH and len(messages[0].args) == 1 \
+                and self.access.token_ok(messages[0].args[0]):
+            return messages[1:], True
+        return [m for m in messages if m.address != AUTH], False
+
+    def _untrusted(self, message: Message, sender: tuple[str, int]) -> None:
+        """A message without the token: a status query gets the health part of the status; the
+        rest is refused (and acknowledged as refused)."""
+        if message.address == STATUS and not message.args:
+            self._reply(sender, *self._status_reply(trusted=False))
+            return
+        self.rejected += 1
+        self.log.warn("control: %s from %s:%d refused: no token", message.address[:100], *sender)
+        self._reply(sender, ACK, [message.address[:100], 0, NOT_AUTHORISED])
+
     def _over_limit(self, data: bytes, sender: tuple[str, int]) -> None:
+        if self.access.token is not None and data.startswith(_BUNDLE_PREFIX):
+            self._over_limit_with_token(data, sender)
+            return
         if data.startswith(_STATUS_PREFIX) and self.status_bucket.take():
             # Status queries have a small budget of their own: a flood of other traffic must not
             # blind the operator who asks what is going on.
@@ -196,11 +221,26 @@ class ControlServer:
             except OscDecodeError:
                 messages = []
             if len(messages) == 1:
-                self._handle(messages[0], sender)
+                if self.access.token is None:
+                    self._handle(messages[0], sender)
+                else:
+                    self._untrusted(messages[0], sender)
                 return
         prefix = next((p for p in _LATEST_WINS_PREFIXES if data.startswith(p)), None)
-        if prefix is not None:  # kept as it came, decoded only if still the newest when its turn comes
+        if prefix is not None and self.access.token is None:
+            # kept as it came, decoded only if still the newest when its turn comes
             self._hold(prefix[:-1].decode(), data, sender)
+            return
+        self.dropped += 1
+        self.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)", sender[0], sender[1],
+                      self.bucket.rate)
+
+    def _over_limit_with_token(self, data: bytes, sender: tuple[str, int]) -> None:
+        """Over the limit, a token's bundle is decoded (the decoder is bounded, the reads capped) to
+        see whether it may be held back: one guidance change behind a good token."""
+        messages, trusted = self._authorised(self._decode(data, sender))
+        if trusted and len(messages) == 1 and messages[0].address in LATEST_WINS:
+            self._hold(messages[0].address, messages[0], sender)
             return
         self.dropped += 1
         self.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)", sender[0], sender[1],
@@ -244,9 +284,9 @@ class ControlServer:
         """Decode, then dispatch: post a guidance request, or answer the status query; acknowledge."""
         address, args = message.address, message.args
         try:
-            request = decode(address, args, self.state.max_string_bytes)
+            request = decode(address, args, self.rules)
             if isinstance(request, StatusQuery):
-                reply = self._status_reply()
+                reply = self._status_reply(trusted=True)
             else:
                 self.state.post(request)
                 reply = (ACK, [address, 1, ""])
@@ -271,9 +311,12 @@ class ControlServer:
         except OSError as exc:  # the sender has gone; its ack is lost, nothing else
             logger.debug("control: reply to %s:%d failed: %s", sender[0], sender[1], exc)
 
-    def _status_reply(self) -> tuple[str, list[Any]]:
+    def _status_reply(self, trusted: bool) -> tuple[str, list[Any]]:
         info = dict(self._status())
         info.update(self.state.snapshot().as_dict())
+        if not trusted:
+            for key in PRIVATE_STATUS_KEYS:
+                info.pop(key, None)
         return (STATUS_REPLY, [json.dumps(info, sort_keys=True)])
 
 

@@ -31,8 +31,9 @@ from medtalk_core.guidance import GuidanceSpec, strength_of, with_strength
 from medtalk_core.protocols import GuidanceEncoder
 from medtalk_core.rig import EMOTIONS
 
-from livelink_bridge.control.messages import (MAX_INTENSITY, MAX_STRING_BYTES, GuidanceRequest, check_intensity, emotion_request,
-                               image_request, intensity_request, text_request)
+from livelink_bridge.control.messages import (MAX_INTENSITY, MAX_STRING_BYTES, DecodeRules, GuidanceRequest,
+                                              check_intensity, emotion_request, image_request, intensity_request,
+                                              text_request)
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,13 @@ class GuidanceState:
             self._pending.append(item)
 
     def set_emotion(self, label: str | int, strength: float = 1.0) -> None:
-        self.post(emotion_request(label, strength, self.max_string_bytes))
+        self.post(emotion_request(label, strength, DecodeRules(self.max_string_bytes)))
 
     def set_text(self, description: str) -> None:
-        self.post(text_request(description, self.max_string_bytes))
+        self.post(text_request(description, DecodeRules(self.max_string_bytes)))
 
     def set_image(self, path: str) -> None:
-        self.post(image_request(path, self.max_string_bytes))
+        self.post(image_request(path, DecodeRules(self.max_string_bytes)))
 
     def set_intensity(self, scale: float) -> None:
         self.post(intensity_request(scale))
@@ -210,8 +211,8 @@ class ControlInbox:
     """The door a part built before the guidance state (a network source: it exists before the
     model loads) posts control requests through; until `connect()`, they are refused."""
 
-    def __init__(self, max_string_bytes: int = MAX_STRING_BYTES) -> None:
-        self.max_string_bytes = max_string_bytes
+    def __init__(self, rules: DecodeRules) -> None:
+        self.rules = rules  # what a client may ask for
         self._state: GuidanceState | None = None
 
     def connect(self, state: GuidanceState) -> None:

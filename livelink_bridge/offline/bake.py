@@ -5,7 +5,8 @@ report and the rest are baked. Outputs that already exist are skipped unless `fo
 written atomically (`writers.OutputSet`), so an interrupted bake leaves no half-written file.
 
 Guidance for each file, first match wins: its row in the CSV manifest (`--guidance-file`), its
-sidecar `<name>.yaml` next to the audio, the command-line choice, then neutral.
+sidecar `<name>.yaml` next to the audio, the command-line choice, then neutral. An image path in
+a sidecar or the manifest is followed only into the folders `allowed_folders` names.
 The line's words, when a cinematics team has its script, come from the manifest's or sidecar's
 `transcript`, else a `<name>.txt` beside the audio; only files with neither are transcribed.
 """
@@ -21,12 +22,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.config import from_mapping, parse_yaml
 from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
 from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
-from medtalk_core.audio import AUDIO_SUFFIXES, num_frames
+from medtalk_core.audio import AUDIO_SUFFIXES, MAX_INPUT_S, num_frames
 
 from livelink_bridge.offline.writers import OutputSet, parse_formats
 
@@ -46,12 +48,15 @@ class GuidanceChoice:
         given = [k for k in ("emotion", "text", "image") if getattr(self, k) not in (None, "")]
         if len(given) > 1:
             raise MedtalkError(f"give only one of emotion, text or image guidance, got {', '.join(given)}")
+        if isinstance(self.emotion, bool) or not isinstance(self.emotion, (str, int, type(None))):
+            raise MedtalkError(f"emotion must be a label name or an id 0-6, got a {type(self.emotion).__name__}")
 
-    def resolved(self, base: Path) -> "GuidanceChoice":
-        """Image paths relative to `base` (the folder of the sidecar or manifest) made absolute."""
-        if self.image and not Path(self.image).is_absolute():
-            return dataclasses.replace(self, image=str((base / self.image).resolve()))
-        return self
+    def resolved(self, base: Path, allowed: AllowedFolders) -> "GuidanceChoice":
+        """The image path, written relative to `base` (the folder of the sidecar or manifest), made
+        absolute; refused when it leads outside the `allowed` folders."""
+        if not self.image:
+            return self
+        return dataclasses.replace(self, image=str(allowed.resolve(self.image, base, what="image path")))
 
 
 NEUTRAL = GuidanceChoice(emotion="neutral")
@@ -67,6 +72,7 @@ class BakeOptions:
     face_board: str = "classic"  # board whose wiring derives the expressions: "classic" | "mh4"
     transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
+    max_duration_s: float = MAX_INPUT_S  # a longer file (by its header) fails before decoding; 0 = no cap
 
 
 @dataclasses.dataclass
@@ -118,30 +124,48 @@ def find_inputs(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path]], l
     return [(a, s) for a, s in unique if s not in clashes], failed
 
 
-def read_manifest(path: str | Path) -> dict[Path, GuidanceChoice]:
-    """CSV with a header: file, and any of emotion, text, image, strength. Files relative to it."""
+def allowed_folders(inputs: Iterable[str | Path], manifest: str | Path | None,
+                    default: GuidanceChoice) -> AllowedFolders:
+    """Where sidecar and manifest image paths may lead: the input folders (a file's own folder),
+    the manifest's folder, the current folder and the folder of a command-line --image."""
+    folders = [Path(p) if Path(p).is_dir() else Path(p).parent for p in inputs]
+    folders += [Path(manifest).parent] if manifest else []
+    folders += [Path(default.image).parent] if default.image else []
+    return AllowedFolders.of([*folders, Path.cwd()])
+
+
+def read_manifest(path: str | Path, allowed: AllowedFolders) -> dict[Path, GuidanceChoice]:
+    """CSV with a header: file, and any of emotion, text, image, strength. Paths relative to it;
+    images only under the `allowed` folders."""
     path = Path(path)
     if not path.is_file():
         raise MedtalkError(f"guidance manifest not found: {path}")
-    allowed = {f.name for f in dataclasses.fields(GuidanceChoice)}
+    columns = {f.name for f in dataclasses.fields(GuidanceChoice)}
     out: dict[Path, GuidanceChoice] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if "file" not in header:
-            raise MedtalkError(f"guidance manifest {path} needs a 'file' column (and emotion, text or image)")
-        unknown = [c for c in header if c != "file" and c not in allowed]
-        if unknown:
-            raise MedtalkError(f"guidance manifest {path}: unknown column(s) {', '.join(unknown)}")
-        for line, row in enumerate(reader, start=2):
-            values: dict[str, Any] = {k: v.strip() for k, v in row.items() if k != "file" and v and v.strip()}
-            try:
-                if "strength" in values:
-                    values["strength"] = float(values["strength"])
-                choice = GuidanceChoice(**values)
-            except (ValueError, MedtalkError) as exc:
-                raise MedtalkError(f"guidance manifest {path} line {line}: {exc}") from None
-            out[(path.parent / row["file"].strip()).resolve()] = choice.resolved(path.parent)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            if "file" not in header:
+                raise MedtalkError(f"guidance manifest {path} needs a 'file' column (and emotion, text or image)")
+            unknown = [c for c in header if c != "file" and c not in columns]
+            if unknown:
+                raise MedtalkError(f"guidance manifest {path}: unknown column(s) {', '.join(unknown)}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    if None in row:  # DictReader puts fields past the header under None
+                        raise MedtalkError(f"{len(header) + len(row[None])} fields, the header has {len(header)}")
+                    values: dict[str, Any] = {k: v.strip() for k, v in row.items() if k != "file" and v and v.strip()}
+                    if "strength" in values:
+                        values["strength"] = float(values["strength"])
+                    choice = GuidanceChoice(**values).resolved(path.parent, allowed)
+                except (ValueError, MedtalkError) as exc:
+                    raise MedtalkError(f"guidance manifest {path} line {line}: {exc}") from None
+                out[(path.parent / (row["file"] or "").strip()).resolve()] = choice
+    except UnicodeDecodeError:
+        raise MedtalkError(f"guidance manifest {path} is not UTF-8 text; save it as UTF-8") from None
+    except (csv.Error, OSError) as exc:  # a field over csv's size limit, an unreadable file
+        raise MedtalkError(f"cannot read guidance manifest {path}: {exc}") from None
     return out
 
 
@@ -165,13 +189,15 @@ def script_line(audio: Path) -> str | None:
     return (text or "").strip() or None
 
 
-def sidecar_guidance(audio: Path) -> GuidanceChoice | None:
-    """`<name>.yaml` beside the audio (keys: emotion | text | image, strength), if there is one."""
+def sidecar_guidance(audio: Path, allowed: AllowedFolders) -> GuidanceChoice | None:
+    """`<name>.yaml` beside the audio (keys: emotion | text | image, strength), if there is one;
+    its image only under the `allowed` folders."""
     sidecar = audio.with_suffix(".yaml")
     text = read_side_file(sidecar)
     if text is None:
         return None
-    return from_mapping(GuidanceChoice, parse_yaml(text, sidecar), where=sidecar.name).resolved(sidecar.parent)
+    choice = from_mapping(GuidanceChoice, parse_yaml(text, sidecar), where=sidecar.name)
+    return choice.resolved(sidecar.parent, allowed)
 
 
 class GuidanceCache:
@@ -219,7 +245,8 @@ class Baker:
         self._transcript = None if options.transcribe else ""  # "" = audio-only intensity head
 
     def plan(self, inputs: Sequence[tuple[Path, Path]], out_dir: Path, default: GuidanceChoice,
-             manifest: dict[Path, GuidanceChoice] | None, report: BakeReport) -> list[BakeJob]:
+             manifest: dict[Path, GuidanceChoice] | None, allowed: AllowedFolders,
+             report: BakeReport) -> list[BakeJob]:
         """Jobs for every input that has something to write; skips and sidecar errors go to `report`."""
         jobs = []
         for audio, stem in inputs:
@@ -230,7 +257,7 @@ class Baker:
                 report.skipped.append(audio)
                 continue
             try:  # the side files are part of this input: a bad one fails it alone
-                choice = (manifest or {}).get(audio.resolve()) or sidecar_guidance(audio) or default
+                choice = (manifest or {}).get(audio.resolve()) or sidecar_guidance(audio, allowed) or default
                 transcript = choice.transcript or script_line(audio)
             except MedtalkError as exc:
                 report.failed.append((audio, str(exc)))
@@ -247,7 +274,8 @@ class Baker:
         long: list[BakeJob] = []
         for job in jobs:
             try:
-                job.reader = AudioFileReader(job.audio, self.window.read_margin_s, self.animator.resampler)
+                job.reader = AudioFileReader(job.audio, self.window.read_margin_s, self.animator.resampler,
+                                             self.options.max_duration_s)
                 if num_frames(job.reader.num_samples) < 1:
                     raise MedtalkError(f"audio file {job.audio} is shorter than one frame")
             except MedtalkError as exc:
@@ -337,10 +365,12 @@ def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Pa
     report = BakeReport()
     baker = Baker(animator, options)
     baker.guidance(default)  # a bad --emotion / --text / --image is a user mistake: fail before baking
-    entries = read_manifest(manifest) if manifest else None
-    inputs, clashes = find_inputs(list(inputs))
+    paths = list(inputs)
+    allowed = allowed_folders(paths, manifest, default)
+    entries = read_manifest(manifest, allowed) if manifest else None
+    found, clashes = find_inputs(paths)
     report.failed.extend(clashes)
-    jobs = baker.plan(inputs, Path(out_dir), default, entries, report)
+    jobs = baker.plan(found, Path(out_dir), default, entries, allowed, report)
     if entries is not None:
         _warn_unlisted(jobs, entries)
     if not show_progress:
@@ -348,7 +378,7 @@ def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Pa
     from rich.progress import (BarColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
-    totals = _probe_seconds(jobs)
+    totals = _probe_seconds(jobs, options.max_duration_s)
     columns = (TextColumn("[bold]bake"), BarColumn(), TextColumn("{task.fields[files]}"),
                TextColumn("{task.percentage:>3.0f}% of audio"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
@@ -364,16 +394,18 @@ def bake(animator: BakeAnimator, inputs: Iterable[str | Path], out_dir: str | Pa
         return baker.run(jobs, report, on_progress=advance)
 
 
-def _probe_seconds(jobs: Sequence[BakeJob]) -> float:
-    """Total audio seconds from the file headers, for the progress bar's ETA."""
+def _probe_seconds(jobs: Sequence[BakeJob], max_s: float) -> float:
+    """Total audio seconds from the file headers, for the progress bar's ETA (files over the
+    `max_s` cap fail unread: they count for nothing)."""
     import soundfile as sf
 
     total = 0.0
     for job in jobs:
         try:
-            total += float(sf.info(str(job.audio)).duration)
+            seconds = float(sf.info(str(job.audio)).duration)
         except Exception:  # unreadable files fail later with their own message
             continue
+        total += seconds if not max_s or seconds <= max_s else 0.0
     return total
 
 

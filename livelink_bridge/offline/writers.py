@@ -231,8 +231,10 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, f
             if frames.shape[1] != rig.NUM_CONTROLS:
                 raise ValueError(f"expected {rig.NUM_CONTROLS} columns, found {frames.shape[1]}")
             return frames, float(txt_fps)
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # TypeError: JSON of another shape
         raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
+    except RecursionError:  # JSON nested thousands deep
+        raise MedtalkError(f"cannot read animation file {path}: nested too deeply") from None
     raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
 
 

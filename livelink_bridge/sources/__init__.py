@@ -47,6 +47,8 @@ class AudioSource(Protocol):
     exhausted: bool  # True once a non-looping source has handed out its last chunk
     level_db: float  # RMS level of the latest chunk, dB full scale
     overflows: int  # input blocks lost (mic queue full or driver overflow)
+    bad_samples: int  # non-finite samples the source replaced by silence itself (network floats, before
+    #                   resampling); those that reach the daemon are counted there
     input_latency_s: float  # how long before it is handed out a sample was captured, as the input reports it
     clock_name: str  # what capture times follow: "file", "arrival" (network), "adc" or "callback-sample" (mic)
 

@@ -9,15 +9,11 @@ from typing import Callable
 
 import numpy as np
 
-from medtalk_core.audio import (
-    SAMPLE_RATE,
-    load_audio,
-    num_frames,
-)
-
-logger = logging.getLogger(__name__)
+from medtalk_core.audio import MAX_INPUT_S, SAMPLE_RATE, load_audio, num_frames
 
 from livelink_bridge.sources import AudioChunk, level_db
+
+logger = logging.getLogger(__name__)
 
 
 # --- file ------------------------------------------------------------------------------------
@@ -28,7 +24,8 @@ class FileSource:
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  resampler: str | None = None) -> None:
         self.path = Path(path)
-        self.audio = load_audio(self.path, resampler=resampler)  # (n,) float32 16 kHz; raises AudioLoadError
+        # (n,) float32 16 kHz, all in memory: as a bake, at most an hour; raises AudioLoadError
+        self.audio = load_audio(self.path, resampler=resampler, max_s=MAX_INPUT_S)
         self.realtime = realtime
         self.loop = loop
         self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
@@ -38,6 +35,7 @@ class FileSource:
         self._pos = 0  # samples handed out (keeps growing across loops)
         self.exhausted = False
         self.overflows = 0  # a file never overflows; kept for a uniform status line
+        self.bad_samples = 0  # a file's non-finite samples reach the daemon, which counts them
         self.level_db = -120.0
         self.input_latency_s = 0.0
         self.clock_name = "file"

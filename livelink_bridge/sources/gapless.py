@@ -28,6 +28,11 @@ _MAX_FILL_S = 0.5  # longest silence handed out at once (the engine's ring buffe
 _BEHIND_S = 0.05  # a chunk stamped further before the timeline's end is re-stamped to continue it
 
 
+def _inner(name: str) -> property:
+    """A read-only attribute of the wrapped source (`self.inner`)."""
+    return property(lambda self: getattr(self.inner, name))
+
+
 class GaplessSource:
     """`AudioSource` wrapper; `input_lost` is True while the silence is ours, not the input's."""
 
@@ -41,29 +46,17 @@ class GaplessSource:
         self._end = 0.0  # capture time just after the last sample handed out
         self.input_lost = False
 
-    @property
-    def exhausted(self) -> bool:
-        return self.inner.exhausted
+    # The wrapped source's own facts, read through as they are now.
+    exhausted = _inner("exhausted")
+    overflows = _inner("overflows")
+    bad_samples = _inner("bad_samples")
+    input_latency_s = _inner("input_latency_s")
+    clock_name = _inner("clock_name")
+    end_frame = _inner("end_frame")
 
     @property
     def level_db(self) -> float:
         return -120.0 if self.input_lost else self.inner.level_db
-
-    @property
-    def overflows(self) -> int:
-        return self.inner.overflows
-
-    @property
-    def input_latency_s(self) -> float:
-        return self.inner.input_latency_s
-
-    @property
-    def clock_name(self) -> str:
-        return self.inner.clock_name
-
-    @property
-    def end_frame(self) -> int | None:
-        return self.inner.end_frame
 
     def start(self) -> None:
         self.inner.start()

@@ -206,6 +206,7 @@ class MicSource:
         self.input_latency_s = 0.0  # input latency the open stream reports (0 where it says nothing)
         self.exhausted = False  # a microphone never runs out
         self.overflows = 0
+        self.bad_samples = 0  # a device's non-finite samples reach the daemon, which counts them
         self.reopens = 0
         self.level_db = -120.0
 

@@ -22,8 +22,10 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from medtalk_core.audio import SAMPLE_RATE
+from medtalk_core.audio import SAMPLE_RATE, zero_nonfinite
 from medtalk_core.errors import MedtalkError
+
+from livelink_bridge.access import Access, AccessConfig
 
 from livelink_bridge.control.messages import StatusQuery, decode
 from livelink_bridge.control.state import ControlInbox
@@ -35,8 +37,23 @@ logger = logging.getLogger(__name__)
 SampleFormat = Literal["pcm16", "float32"]
 SAMPLE_WIDTH: dict[str, int] = {"pcm16": 2, "float32": 4}  # bytes per sample, little-endian
 MAX_HEADER_BYTES = 1024  # a stream header is a few dozen bytes; more is not one
-RATE_RANGE = (8000, 192000)
 MAX_CHANNELS = 8
+HEADER_KEYS = ("sample_rate", "channels", "format", "token")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """What one client may cost the network source; past each cap it is refused with one line."""
+
+    # The rates a stream may declare: the resampler to 16 kHz costs what the ratio's terms do,
+    # so a legal but co-prime rate (191999) would build a filter of millions of taps.
+    sample_rates: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,
+                                     176400, 192000)
+    max_connections: int = 8  # per listener, handshakes included; more are closed at once
+    header_timeout_s: float = 5.0  # connect to stream header (a WebSocket's handshake included)
+    idle_timeout_s: float = 10.0  # a stream that sends nothing this long is closed: the slot is free again
+    max_message_bytes: int = 256 * 1024  # one WebSocket message (1.4 s of 48 kHz stereo float32)
+    max_queued_messages: int = 4  # WebSocket messages read ahead per connection; beyond, its socket is not read
 
 
 class StreamRefused(MedtalkError):
@@ -57,31 +74,42 @@ class StreamFormat:
         return self.channels * SAMPLE_WIDTH[self.sample_format]
 
 
-def parse_header(text: str | bytes) -> StreamFormat:
-    """The first message, JSON `{"sample_rate": 22050, "channels": 1, "format": "pcm16"}`, ->
-    StreamFormat; StreamRefused naming what is wrong."""
+def parse_header(text: str | bytes, rates: tuple[int, ...] = NetworkConfig.sample_rates,
+                 access: Access | None = None) -> StreamFormat:
+    """The first message, JSON `{"sample_rate": 22050, "channels": 1, "format": "pcm16"}` (plus
+    `"token"` when the daemon asks for one), -> StreamFormat; StreamRefused naming what is wrong."""
     if isinstance(text, bytes):
         raise StreamRefused('first message must be a JSON text header {"sample_rate", "channels", "format"}, '
                             "got binary data")
     if len(text.encode("utf-8")) > MAX_HEADER_BYTES:
         raise StreamRefused(f"header longer than {MAX_HEADER_BYTES} bytes")
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise StreamRefused(f"header is not JSON: {exc}") from None
+    obj = parse_json(text, "header", StreamRefused)
     if not isinstance(obj, dict):
         raise StreamRefused("header must be a JSON object")
-    unknown = sorted(set(obj) - {"sample_rate", "channels", "format"})
+    unknown = sorted(set(obj) - set(HEADER_KEYS))
     if unknown:
-        raise StreamRefused(f"unknown header key: {unknown[0]}")
+        raise StreamRefused(f"unknown header key: {unknown[0][:40]}")
+    if access is not None and not access.token_ok(obj.get("token")):
+        raise StreamRefused('not authorised: this daemon asks for its token (the header\'s "token")')
     rate, channels, fmt = obj.get("sample_rate"), obj.get("channels", 1), obj.get("format")
-    if isinstance(rate, bool) or not isinstance(rate, int) or not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
-        raise StreamRefused(f"sample_rate must be an integer in {RATE_RANGE[0]}..{RATE_RANGE[1]}, got {rate!r}")
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate not in rates:
+        raise StreamRefused(f"sample_rate must be one of {', '.join(map(str, rates))}, got {rate!r}"[:200])
     if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
         raise StreamRefused(f"channels must be an integer in 1..{MAX_CHANNELS}, got {channels!r}")
     if fmt not in SAMPLE_WIDTH:
         raise StreamRefused(f"format must be one of {', '.join(SAMPLE_WIDTH)}, got {fmt!r}")
     return StreamFormat(rate, channels, fmt)
+
+
+def parse_json(text: str, what: str, error: type[MedtalkError]) -> Any:
+    """JSON from a client, with one line for anything that is not (nesting too deep included:
+    the parser recurses, and a 1000-deep array raises RecursionError, not ValueError)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise error(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply") from None
 
 
 class PcmDecoder:
@@ -93,17 +121,19 @@ class PcmDecoder:
         self._dtype = np.dtype("<i2") if fmt.sample_format == "pcm16" else np.dtype("<f4")
         self._rest = b""
         self._resampler = StreamResampler(fmt.sample_rate)
+        self.bad_samples = 0  # non-finite float samples (per channel) replaced by 0
 
     def decode(self, data: bytes) -> np.ndarray:
         data = self._rest + bytes(data)
         whole = len(data) - len(data) % self.fmt.frame_bytes
         self._rest = data[whole:]
         x = np.frombuffer(data[:whole], dtype=self._dtype).reshape(-1, self.fmt.channels)  # (n, C)
+        if self.fmt.sample_format == "float32":  # before the resampler spreads one NaN over its taps
+            x, bad = zero_nonfinite(x)
+            self.bad_samples += bad
         mono = x.astype(np.float32).mean(axis=1)  # (n,)
         if self.fmt.sample_format == "pcm16":
             mono /= 32768.0
-        else:
-            mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)  # hostile floats stay in range
         return self._resampler.process(np.clip(mono, -1.0, 1.0))
 
 
@@ -121,15 +151,15 @@ class StreamSession:
 
     def feed(self, data: bytes) -> bool:
         """Queue the audio; waits while the queue is full. False once the source is closing."""
-        return self.source._put(self, self._decoder.decode(data), self.source._clock())
+        before = self._decoder.bad_samples
+        samples = self._decoder.decode(data)
+        self.source.bad_samples += self._decoder.bad_samples - before  # one listener thread feeds at a time
+        return self.source._put(self, samples, self.source._clock())
 
     def control(self, text: str) -> None:
         """A JSON control message `{"control": "/medtalk/emotion", "args": ["happy", 0.8]}`: the
         OSC address space and checks of `control.decode`; MedtalkError with the reason."""
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            raise MedtalkError(f"control message is not JSON: {exc}") from None
+        obj = parse_json(text, "control message", MedtalkError)
         if not isinstance(obj, dict) or set(obj) - {"control", "args"} or not isinstance(obj.get("control"), str):
             raise MedtalkError('control message must be {"control": ADDRESS, "args": [...]}')
         args = obj.get("args", [])
@@ -138,7 +168,7 @@ class StreamSession:
         inbox = self.source.control
         if inbox is None:
             raise MedtalkError("this daemon takes no guidance changes on its audio streams")
-        request = decode(obj["control"], tuple(args), inbox.max_string_bytes)
+        request = decode(obj["control"], tuple(args), inbox.rules)
         if isinstance(request, StatusQuery):
             raise MedtalkError("/medtalk/status is answered on the OSC control port")
         inbox.post(request)
@@ -153,8 +183,11 @@ class NetworkSource:
 
     def __init__(self, url: str, listener_factory: Callable[["NetworkSource"], Any], chunk_ms: float = 5.0,
                  buffer_s: float = 2.0, control: ControlInbox | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, limits: NetworkConfig = NetworkConfig(),
+                 access: Access | None = None) -> None:
         self.url = url
+        self.limits = limits
+        self.access = access or Access(AccessConfig())
         self.chunk = max(1, int(round(chunk_ms * SAMPLE_RATE / 1000.0)))
         self.max_buffered = max(self.chunk, int(buffer_s * SAMPLE_RATE))  # samples queued at most
         self.control = control  # where JSON control messages go; None = refused
@@ -169,6 +202,7 @@ class NetworkSource:
         self._closing = False
         self.exhausted = False  # the timeline never ends
         self.overflows = 0  # a network stream is paced, never dropped
+        self.bad_samples = 0  # non-finite float samples replaced by silence
         self.level_db = -120.0
         self.input_latency_s = 0.0  # a chunk's capture time is its arrival
         self.clock_name = "arrival"
@@ -208,7 +242,7 @@ class NetworkSource:
         """A client's first message -> its session; StreamRefused (the reason to tell it) when
         the header is bad or another stream is active."""
         try:
-            fmt = parse_header(header)
+            fmt = parse_header(header, self.limits.sample_rates, self.access)
             with self._cond:
                 if self._active is not None:
                     raise StreamRefused(f"busy: a stream from {self._active.peer} is active (one at a time)")
@@ -230,16 +264,19 @@ class NetworkSource:
                 logger.info("audio stream from %s ended; idle until the next one", session.peer)
 
     def _put(self, session: StreamSession, samples: np.ndarray, arrival: float) -> bool:
+        """Queue `samples` as room comes: never more than `max_buffered` in all, however large one
+        message is (the rest waits, and this client's socket is not read meanwhile)."""
         with self._cond:
-            while self._queued >= self.max_buffered and not self._closing:
-                self._cond.wait(0.1)  # full: this client waits (and its socket is not read)
-            if self._closing:
-                return False
-            if samples.size:
-                self._queue.append((arrival, samples, session))
-                self._queued += samples.size
+            while samples.size:
+                while self._queued >= self.max_buffered and not self._closing:
+                    self._cond.wait(0.1)
+                if self._closing:
+                    return False
+                piece, samples = np.split(samples, [self.max_buffered - self._queued])
+                self._queue.append((arrival, piece, session))
+                self._queued += piece.size
                 self._cond.notify_all()
-            return True
+            return not self._closing
 
     # --- daemon thread ---
     def read(self, timeout: float) -> list[AudioChunk]:

@@ -7,6 +7,10 @@ extract_embedding=True)` and interpolates the 768-d, 50 Hz frame features to the
 (layer-norm the waveform when the config says so, `extract_features`, take `x`) directly, so that
 equal-length clips batch and fp16 works on GPU.
 funasr is the optional `emotion2vec` extra and is imported only when the model loads.
+
+A model folder is data, never code: funasr's AutoModel imports the file a folder's config names
+(`remote_code`) when it says `trust_remote_code: true`, and pip-installs its requirements.txt.
+We refuse such a config, and tell AutoModel `trust_remote_code=False` whatever the folder says.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ...audio import num_frames
-from ...config import load_yaml
+from ...config import load_yaml, parse_json
+from ...errors import ConfigError
 from .loading import (LoadOptions, PretrainedAdapter, as_audio, is_local_path, missing_model, require, resolve_device,
                       resolve_dtype, run_by_length, to_time_frames)
 
@@ -45,6 +50,51 @@ class Emotion2vecSettings:
 
 def modelscope_cache(options: LoadOptions) -> Path:
     return Path(options.cache_dir or os.environ.get("MODELSCOPE_CACHE", "~/.cache/modelscope/hub")).expanduser()
+
+
+def read_folder_config(folder: Path) -> dict[str, Any]:
+    """config.yaml of a local emotion2vec folder, checked before funasr reads the folder: it names
+    the Emotion2vec model and its model_conf.embed_dim, and neither it nor configuration.json
+    (which funasr reads first when present) asks for the folder's code to run. ConfigError
+    naming the folder otherwise."""
+    config = load_yaml(folder / "config.yaml")
+    configs = {"config.yaml": config}
+    meta = folder / "configuration.json"
+    if meta.is_file():
+        configs[meta.name] = parse_json(meta.read_text(encoding="utf-8", errors="replace"), meta)
+    for name, data in configs.items():
+        key = _remote_code_key(data)
+        if key:
+            raise ConfigError(f"emotion2vec folder {folder}: {name} asks funasr to run code from the folder "
+                              f"({key}); a model folder may hold weights and settings only: remove the key")
+    if config.get("model") != "Emotion2vec":
+        raise ConfigError(f"emotion2vec folder {folder}: config.yaml must say model: Emotion2vec")
+    model_conf = config.get("model_conf")
+    embed_dim = model_conf.get("embed_dim") if isinstance(model_conf, dict) else None
+    if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim <= 0:
+        raise ConfigError(f"emotion2vec folder {folder}: config.yaml has no model_conf.embed_dim "
+                          "(a positive integer, 768 for emotion2vec_base)")
+    return config
+
+
+def _remote_code_key(data: Any) -> str | None:
+    """The first key, at any depth, that asks funasr to import code: `trust_remote_code` set, or
+    any `remote_code` (funasr reads them at the top level and in each sub-model's settings)."""
+    stack, seen = [data], set()
+    while stack:  # a loop, not recursion: YAML anchors can make a structure that contains itself
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            if item.get("trust_remote_code") not in (None, False):
+                return "trust_remote_code"
+            if "remote_code" in item:
+                return "remote_code"
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 class Emotion2vecEmotion(PretrainedAdapter):
@@ -88,7 +138,7 @@ class Emotion2vecEmotion(PretrainedAdapter):
         folder = self.folder()
         if folder is None:  # only a download would tell: load (or raise the missing-model error)
             return int(self.load().cfg.get("embed_dim"))
-        return int(load_yaml(folder / "config.yaml")["model_conf"]["embed_dim"])
+        return read_folder_config(folder)["model_conf"]["embed_dim"]
 
     def load(self) -> torch.nn.Module:
         """The Emotion2vec module, built once with funasr's AutoModel; frozen, eval mode."""
@@ -103,15 +153,20 @@ class Emotion2vecEmotion(PretrainedAdapter):
                           else "the Hugging Face hub cache")
                 raise missing_model("audio emotion (emotion2vec)", self.settings.model, looked, self.config_key,
                                     self.options)
+            if folder is not None:
+                read_folder_config(folder)  # before funasr reads it
             device = resolve_device(self.options.device)
             # AutoModel reseeds every RNG, sets torch's thread count and prints its version to
             # stdout (where our CLI writes results): keep the caller's state and stdout
             rng = (random.getstate(), np.random.get_state())
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
                     contextlib.redirect_stdout(io.StringIO()):
+                # Our keyword arguments override the folder's config: no remote code, no sub-models
+                # (a sub-model's own folder would be read with its own trust_remote_code).
                 auto = AutoModel(model=str(folder) if folder else self.settings.model, hub=self.settings.hub,
                                  device=str(device), ncpu=torch.get_num_threads(), disable_update=True,
-                                 disable_log=True, disable_pbar=True)
+                                 disable_log=True, disable_pbar=True, trust_remote_code=False,
+                                 vad_model=None, punc_model=None, spk_model=None)
             random.setstate(rng[0])
             np.random.set_state(rng[1])
             model = auto.model.to(device=device, dtype=resolve_dtype(self.options, device)).eval()
