@@ -4,7 +4,12 @@ photo in turn, the first of each included), optionally with busy processes besid
 and bursts of control requests (--burst: 1,000 descriptions in 1 s every minute).
 
     python3 benchmarks/live_under_load.py [--minutes 10] [--hog K] [--hog-stop-s 90] [--burst]
-        [--audio WAV_OR_FOLDER] [--device cuda] [--config YAML] [--table FILE --label NAME]
+        [--panel-tabs N [--screenshot PNG]] [--audio WAV_OR_FOLDER] [--device cuda] [--config YAML]
+        [--table FILE --label NAME]
+
+With --panel-tabs the daemon serves its browser panel (`--panel`) and N tabs of headless
+Chromium (Debian's, through selenium) keep it open, their background throttling off, so every
+tab takes every frame the panel sends; --screenshot saves the first tab at the end.
 
 Reported: late frames (the daemon's count: frames not final at their deadline), continued frames
 (late frames with no model prediction to stand in), the longest held pose at the receiver (the
@@ -167,6 +172,36 @@ def held_pose_ms(values: np.ndarray) -> float:
     return 1000.0 * longest / 60.0
 
 
+def _panel_tabs(log: Path, tabs: int):
+    """Headless Chromium with `tabs` tabs on the panel the daemon printed, each one live."""
+    import re
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    url = re.search(r"panel: (http://\S+)", log.read_text())
+    if url is None:
+        raise SystemExit(f"the daemon printed no panel URL: see {log}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,620",
+                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    for n in range(tabs):
+        if n:
+            browser.switch_to.new_window("tab")
+        browser.get(url.group(1))
+        deadline = time.time() + 10
+        while browser.find_element(By.ID, "connection").text != "live":
+            if time.time() > deadline:
+                raise SystemExit("a panel tab did not connect")
+            time.sleep(0.1)
+    return browser
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0, help="how long to stream")
@@ -177,10 +212,14 @@ def main() -> int:
                                                             "(default: ../shared/data/real_speech_sample)")
     ap.add_argument("--device", default=None, help="the model's device (cuda, cpu)")
     ap.add_argument("--config", type=Path, default=None, help="daemon YAML (default: the built-in defaults)")
+    ap.add_argument("--panel-tabs", type=int, default=0, help="browser tabs with the panel open (0: no panel)")
+    ap.add_argument("--screenshot", type=Path, default=None, help="with --panel-tabs: save the first tab here")
     ap.add_argument("--table", type=Path, default=None, help="append the result rows to this markdown file")
     ap.add_argument("--label", default=None, help="row label in --table (default: the options)")
     args = ap.parse_args()
     label = args.label or (f"hog {args.hog}" if args.hog else "burst" if args.burst else "no hog")
+    if args.panel_tabs:
+        label += f", panel x{args.panel_tabs}"
 
     work = Path(tempfile.mkdtemp(prefix="live_under_load_"))
     speech = _speech(args.audio, work)
@@ -192,6 +231,8 @@ def main() -> int:
            "--loop", "--osc", f"127.0.0.1:{receiver.port}", "--curve-set", "board", "--control", f"127.0.0.1:{port}"]
     if args.device:
         cmd += ["--device", args.device]
+    if args.panel_tabs:
+        cmd += ["--panel", f"127.0.0.1:{_free_port()}"]
     log = (work / "run.log").open("w")
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -200,6 +241,7 @@ def main() -> int:
     delays: list[tuple[float, float]] = []
     rss: list[float] = []
     burst_checks: list[bool] = []
+    browser = None
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -211,6 +253,8 @@ def main() -> int:
                 continue
         else:
             raise SystemExit(f"the daemon did not start: see {work / 'run.log'}")
+        if args.panel_tabs:
+            browser = _panel_tabs(work / "run.log", args.panel_tabs)
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
         start = time.time()
         end = start + 60 * args.minutes
@@ -251,7 +295,12 @@ def main() -> int:
                 next_poll += 1.0
             time.sleep(0.005)
         final_status = request_status("127.0.0.1", port, 5.0)
+        if browser is not None and args.screenshot:
+            browser.switch_to.window(browser.window_handles[0])
+            browser.save_screenshot(str(args.screenshot))
     finally:
+        if browser is not None:
+            browser.quit()
         for h in hogs:
             h.kill()
         proc.terminate()

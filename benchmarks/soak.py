@@ -186,7 +186,7 @@ class Attackers:
             try:
                 loop()
             except Exception:  # a refusal shows up as an error on the attacker's side: that is the point
-                pass
+                self.stop.wait(0.02)
             self.counts[name] += 1
 
     def _bursts(self) -> None:

@@ -34,6 +34,7 @@ from livelink_bridge.daemon_config import DaemonConfig
 from livelink_bridge.engine import StreamingEngine
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker
+from livelink_bridge.panel import PanelServer
 from livelink_bridge.process_tuning import ProcessTuning
 from livelink_bridge.sources import AudioChunk, AudioSource, example_path
 from livelink_bridge.sources.file import FileSource
@@ -126,6 +127,7 @@ class Daemon:
         self.state: GuidanceState | None = None
         self.control: ControlServer | None = None
         self.hotkeys: Hotkeys | None = None
+        self.panel: PanelServer | None = None
         self.worker: TranscribeWorker | None = None
         self.guidance_worker: GuidanceWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
@@ -191,6 +193,10 @@ class Daemon:
         if c.enabled:
             self.control = ControlServer(self.state, c, status=lambda: self.stats.as_dict(), access=self.access,
                                          image_folders=self.image_folders).start()
+        if cfg.panel.enabled:
+            self.panel = PanelServer(self.state, cfg.panel, self.access, self.inbox.rules,
+                                     status=lambda: self.stats.as_dict()).start()
+            print(f"panel: {self.panel.url}", flush=True)  # the page's key is in it: for this terminal only
         if c.hotkeys and Hotkeys.available():
             self.hotkeys = Hotkeys(self.state, on_quit=self.stop).start()
         self.stats.source = {"file": f"file:{cfg.source.path}", "network": cfg.source.listen}.get(cfg.source.kind,
@@ -228,7 +234,7 @@ class Daemon:
 
     def close(self) -> None:
         """Release everything, newest first; safe to call twice and after a failed start."""
-        for name in ("status", "hotkeys", "control", "worker", "guidance_worker", "monitor"):
+        for name in ("status", "hotkeys", "panel", "control", "worker", "guidance_worker", "monitor"):
             part = getattr(self, name)
             if part is not None:
                 part.close()
@@ -369,6 +375,8 @@ class Daemon:
                         logger.warning("sending to %s failed (%d so far): %s", type(t).__name__,
                                        self._send_errors, exc)
             self.stats.record_send(frame.capture_time, time.time(), packets)
+        if frames and self.panel is not None:
+            self.panel.offer(frames[-1].values)
 
 
 def _fmt(value: float | None) -> str:

@@ -16,6 +16,7 @@ from livelink_bridge.clock import ClockConfig
 from livelink_bridge.control.server import ControlConfig
 from livelink_bridge.control.state import MAX_INTENSITY
 from livelink_bridge.engine import EngineConfig
+from livelink_bridge.panel import PanelConfig
 from livelink_bridge.sources.mic import MicConfig
 from livelink_bridge.sources.monitor import MonitorConfig
 from livelink_bridge.sources.network import NetworkConfig
@@ -72,6 +73,7 @@ class DaemonConfig:
     status: StatusConfig = field(default_factory=StatusConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     access: AccessConfig = field(default_factory=AccessConfig)  # who may drive the face
+    panel: PanelConfig = field(default_factory=PanelConfig)  # the control panel in the browser
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
     def model_choice(self) -> ModelChoice:
@@ -106,6 +108,13 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
             raise ConfigError("source.buffer_s must be > 0")
         access.check_exposure(f"the network source ({cfg.source.listen})", host)
         check_network_limits(cfg.source.network)
+    if cfg.panel.enabled:
+        access.check_exposure(f"the panel ({cfg.panel.host}:{cfg.panel.port})", cfg.panel.host)
+        p = cfg.panel
+        if not (0 < p.fps <= 60 and 0 < p.status_hz <= 30 and 64 <= p.face_size <= 1024 and p.max_pages >= 1
+                and p.max_upload_bytes >= 1024 and p.max_messages_per_s > 0):
+            raise ConfigError("panel: fps in (0, 60], status_hz in (0, 30], face_size 64..1024, max_pages >= 1, "
+                              "max_upload_bytes >= 1024, max_messages_per_s > 0")
     for folder in cfg.access.image_folders:
         if not Path(folder).is_dir():
             raise ConfigError(f"access.image_folders: {folder} is not a folder")

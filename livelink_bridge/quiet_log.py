@@ -9,6 +9,30 @@ import time
 from typing import Any
 
 
+class OneLine(logging.Filter):
+    """For a library's logger: its errors about a client (a failed handshake, a peer gone
+    mid-ping) become one warning line, the exception's text in place of its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"[:300]
+            record.args = None
+            record.exc_info = record.exc_text = None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def library_logger(name: str) -> logging.Logger:
+    """A logger for a library's own messages about clients: warnings and up, one line each."""
+    log = logging.getLogger(name)
+    log.setLevel(logging.WARNING)
+    if not any(isinstance(f, OneLine) for f in log.filters):
+        log.addFilter(OneLine())
+    return log
+
+
 class QuietLog:
     """At most `per_s` warnings a second on `logger`; the rest are counted and summarised. Every
     line is bounded: callers pass short, truncated arguments. Safe from several threads."""

@@ -29,18 +29,21 @@ from . import rig
 
 Color = tuple[int, int, int]
 
-BACKGROUND: Color = (58, 64, 76)
-SKIN: Color = (226, 186, 160)
-SKIN_DARK: Color = (120, 78, 62)
-BLUSH: Color = (222, 128, 120)
-EYE_WHITE: Color = (246, 246, 242)
-IRIS: Color = (70, 110, 150)
-PUPIL: Color = (12, 12, 16)
-BROW: Color = (72, 48, 36)
-LID_LINE: Color = (60, 36, 30)
-LIP: Color = (178, 82, 84)
-MOUTH_INSIDE: Color = (62, 14, 22)
-TEETH: Color = (240, 238, 228)
+# The drawing's colours (the browser panel draws with the same, sent from here).
+PALETTE: dict[str, Color] = {
+    "background": (58, 64, 76),
+    "skin": (226, 186, 160),
+    "skin_dark": (120, 78, 62),
+    "blush": (222, 128, 120),
+    "eye_white": (246, 246, 242),
+    "iris": (70, 110, 150),
+    "pupil": (12, 12, 16),
+    "brow": (72, 48, 36),
+    "lid_line": (60, 36, 30),
+    "lip": (178, 82, 84),
+    "mouth_inside": (62, 14, 22),
+    "teeth": (240, 238, 228),
+}
 
 # Neutral layout in units of the image side (0..1).
 _EYE_Y = 0.42
@@ -259,6 +262,7 @@ def face_geometry(frame: np.ndarray, size: int = 128) -> dict[str, Any]:
         "cheeks": {k: px(v) for k, v in cheeks.items()},
         "nose": px(nose),
         "mouth": px(mouth),
+        "eye_line_px": _EYE_Y * scale,  # the eyes' resting height: the nose bridge starts below it
         "mouth_opening_px": (mouth["lower_inner_y"] - mouth["upper_inner_y"]) * scale,
         "mouth_width_px": (mouth["corner_L"][0] - mouth["corner_R"][0]) * scale,
         "eye_opening_px": {k: v["opening"] * scale for k, v in eyes.items()},
@@ -280,22 +284,22 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
     from PIL import Image, ImageDraw
 
     size, ss = int(geo["size"]), int(supersample)
-    image = Image.new("RGB", (size * ss, size * ss), BACKGROUND)
+    image = Image.new("RGB", (size * ss, size * ss), PALETTE["background"])
     draw = ImageDraw.Draw(image)
     line = max(1, round(size * ss / 128))
 
     for side, sign in (("L", 1.0), ("R", -1.0)):  # ears behind the head
         ear_x = size * (0.5 + sign * 0.34)
-        _circle(draw, (ear_x, geo["ears_y"][side]), size * 0.045, ss, _mix(SKIN, SKIN_DARK, 0.15))
-    draw.polygon(_points(geo["head"], ss), fill=SKIN)
+        _circle(draw, (ear_x, geo["ears_y"][side]), size * 0.045, ss, _mix(PALETTE["skin"], PALETTE["skin_dark"], 0.15))
+    draw.polygon(_points(geo["head"], ss), fill=PALETTE["skin"])
 
     for side in ("L", "R"):
         eye = geo["eyes"][side]
         upper, lower = eye["upper_lid"], eye["lower_lid"]
         if eye["opening"] > 0.5:  # less than half a pixel open reads as shut
-            draw.polygon(_points(np.concatenate([upper, lower[::-1]]), ss), fill=EYE_WHITE)
-            _circle(draw, eye["iris_center"], eye["iris_radius"], ss, IRIS)
-            _circle(draw, eye["iris_center"], eye["pupil_radius"], ss, PUPIL)
+            draw.polygon(_points(np.concatenate([upper, lower[::-1]]), ss), fill=PALETTE["eye_white"])
+            _circle(draw, eye["iris_center"], eye["iris_radius"], ss, PALETTE["iris"])
+            _circle(draw, eye["iris_center"], eye["pupil_radius"], ss, PALETTE["pupil"])
         # Skin above the upper lid and below the lower lid hides the iris outside the opening.
         pad = 0.03 * size
         x0, y0 = upper[0]
@@ -304,21 +308,21 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
                                       [x0 - pad, eye["box_top"]], [x0 - pad, y0]]])
         bottom = np.concatenate([lower, [[x1 + pad, y1], [x1 + pad, eye["box_bottom"]],
                                          [x0 - pad, eye["box_bottom"]], [x0 - pad, y0]]])
-        draw.polygon(_points(top, ss), fill=SKIN)
-        draw.polygon(_points(bottom, ss), fill=SKIN)
-        draw.line(_points(upper, ss), fill=LID_LINE, width=2 * line, joint="curve")
-        draw.line(_points(lower, ss), fill=_mix(SKIN, LID_LINE, 0.5), width=line)
+        draw.polygon(_points(top, ss), fill=PALETTE["skin"])
+        draw.polygon(_points(bottom, ss), fill=PALETTE["skin"])
+        draw.line(_points(upper, ss), fill=PALETTE["lid_line"], width=2 * line, joint="curve")
+        draw.line(_points(lower, ss), fill=_mix(PALETTE["skin"], PALETTE["lid_line"], 0.5), width=line)
 
     for side in ("L", "R"):
         cheek = geo["cheeks"][side]
-        _circle(draw, cheek["center"], cheek["radius"], ss, _mix(SKIN, BLUSH, cheek["strength"]))
-        draw.line(_points(geo["brows"][side], ss), fill=BROW, width=max(2, round(size * ss * 0.022)),
+        _circle(draw, cheek["center"], cheek["radius"], ss, _mix(PALETTE["skin"], PALETTE["blush"], cheek["strength"]))
+        draw.line(_points(geo["brows"][side], ss), fill=PALETTE["brow"], width=max(2, round(size * ss * 0.022)),
                   joint="curve")
 
     nose = geo["nose"]
     tx, ty = nose["tip"]
-    nose_color = _mix(SKIN, SKIN_DARK, 0.55)
-    draw.line(_points(np.array([[tx - 0.012 * size, _EYE_Y * size + 0.02 * size],
+    nose_color = _mix(PALETTE["skin"], PALETTE["skin_dark"], 0.55)
+    draw.line(_points(np.array([[tx - 0.012 * size, geo["eye_line_px"] + 0.02 * size],
                                 [tx - 0.02 * size, ty - 0.01 * size]]), ss), fill=nose_color, width=line)
     for sign in (1.0, -1.0):
         _circle(draw, (tx + sign * nose["nostril_dx"] * 0.6, ty), 0.011 * size, ss, nose_color)
@@ -326,11 +330,11 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
                                 [tx + nose["nostril_dx"], ty - 0.005 * size]]), ss),
               fill=nose_color, width=line, joint="curve")
     if nose["wrinkle"] > 0.05:
-        wy = _EYE_Y * size + 0.015 * size
+        wy = geo["eye_line_px"] + 0.015 * size
         for k in range(3):
             y = wy + k * 0.012 * size
             draw.line([((tx - 0.025 * size) * ss, y * ss), ((tx + 0.025 * size) * ss, y * ss)],
-                      fill=_mix(SKIN, SKIN_DARK, nose["wrinkle"]), width=line)
+                      fill=_mix(PALETTE["skin"], PALETTE["skin_dark"], nose["wrinkle"]), width=line)
 
     mouth = geo["mouth"]
     for side, sign in (("L", 1.0), ("R", -1.0)):  # nasolabial folds: nostril wing to mouth corner
@@ -340,21 +344,21 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
         fold = np.array([[tx + sign * nose["nostril_dx"] * 1.4, ty - 0.01 * size],
                          [corner[0] + sign * 0.03 * size, (ty + corner[1]) / 2],
                          [corner[0] + sign * 0.015 * size, corner[1] + 0.01 * size]])
-        draw.line(_points(fold, ss), fill=_mix(SKIN, SKIN_DARK, 0.1 + 0.6 * nose["fold"][side]),
+        draw.line(_points(fold, ss), fill=_mix(PALETTE["skin"], PALETTE["skin_dark"], 0.1 + 0.6 * nose["fold"][side]),
                   width=line, joint="curve")
 
-    draw.polygon(_points(mouth["outer"], ss), fill=LIP)
+    draw.polygon(_points(mouth["outer"], ss), fill=PALETTE["lip"])
     if geo["mouth_opening_px"] > 0.5:
-        draw.polygon(_points(mouth["inner"], ss), fill=MOUTH_INSIDE)
+        draw.polygon(_points(mouth["inner"], ss), fill=PALETTE["mouth_inside"])
         # Upper teeth: a band under the upper lip, at most a third of the opening deep.
         teeth_depth = min(0.02 * size, geo["mouth_opening_px"] / 3)
         upper = mouth["upper_inner_curve"]
         middle = upper[len(upper) // 4: 3 * len(upper) // 4 + 1]
         teeth = np.concatenate([middle, (middle + [0.0, teeth_depth])[::-1]])
-        draw.polygon(_points(teeth, ss), fill=TEETH)
-        draw.polygon(_points(mouth["inner"], ss), outline=_mix(LIP, MOUTH_INSIDE, 0.5))
+        draw.polygon(_points(teeth, ss), fill=PALETTE["teeth"])
+        draw.polygon(_points(mouth["inner"], ss), outline=_mix(PALETTE["lip"], PALETTE["mouth_inside"], 0.5))
     else:
-        draw.line(_points(mouth["upper_inner_curve"], ss), fill=MOUTH_INSIDE, width=line)
+        draw.line(_points(mouth["upper_inner_curve"], ss), fill=PALETTE["mouth_inside"], width=line)
 
     if ss > 1:
         image = image.reduce(ss)

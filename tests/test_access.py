@@ -336,3 +336,20 @@ def test_a_datagram_from_outside_the_allowed_networks_is_not_answered(stream_ani
         assert control.ask(Emotion("happy").encode()).args[1] == 1  # this machine is always admitted
     finally:
         control.close()
+
+
+def test_over_the_rate_limit_a_token_holder_still_gets_status_and_the_last_change(stream_animator):
+    state = GuidanceState(stream_animator)
+    server = ControlServer(state, ControlConfig(port=0, max_messages_per_s=2.0, burst=2),
+                           access=Access(AccessConfig(token=TOKEN))).start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+            for k in range(200):  # the bucket is empty after two
+                flood.sendto(with_token(Emotion("happy", 0.01 * (k + 1)), TOKEN), ("127.0.0.1", server.port))
+        reply = send_cmd.exchange("127.0.0.1", server.port, with_token(Status(), TOKEN), timeout=5.0)
+        assert "source" in json.loads(reply.args[0]) or "guidance" in json.loads(reply.args[0])
+        assert wait_for(lambda: server.accepted >= 3 and not server._latest, timeout=10)
+        state.apply_pending()
+        assert state.snapshot().strength == pytest.approx(2.0)  # the burst's last request applied
+    finally:
+        server.close()

@@ -25,8 +25,8 @@ def drawn_mouth_opening(image: np.ndarray) -> int:
     """Pixels of mouth inside or teeth in the centre column, below the nose."""
     size = image.shape[0]
     column = image[int(0.6 * size):, size // 2].astype(np.int32)  # (rows, 3)
-    inside = np.abs(column - np.array(fd.MOUTH_INSIDE)).sum(axis=1) < 60
-    teeth = np.abs(column - np.array(fd.TEETH)).sum(axis=1) < 60
+    inside = np.abs(column - np.array(fd.PALETTE["mouth_inside"])).sum(axis=1) < 60
+    teeth = np.abs(column - np.array(fd.PALETTE["teeth"])).sum(axis=1) < 60
     return int((inside | teeth).sum())
 
 
@@ -75,7 +75,7 @@ def test_blink_closes_the_eyes_and_hides_the_iris() -> None:
     assert shut_geo["eye_opening_px"]["L"] == pytest.approx(0.0, abs=0.6)
     wide = fd.face_geometry(frame(**{"L_eye_blink": -1.0}), size)
     assert wide["eye_opening_px"]["L"] > open_geo["eye_opening_px"]["L"] + 2
-    iris_pixels = lambda img: int((np.abs(img.astype(np.int32) - np.array(fd.IRIS)).sum(axis=2) < 30).sum())
+    iris_pixels = lambda img: int((np.abs(img.astype(np.int32) - np.array(fd.PALETTE["iris"])).sum(axis=2) < 30).sum())
     assert iris_pixels(fd.draw_face(frame(), size)) > 20
     assert iris_pixels(fd.draw_face(shut, size)) == 0
 

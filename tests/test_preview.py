@@ -32,7 +32,7 @@ def mouth_opening(picture: np.ndarray, size: int, tolerance: int = 60) -> int:
     """Mouth-inside or teeth pixels in the centre column of the face (left `size` columns)."""
     column = picture[int(0.6 * size): size, size // 2].astype(np.int32)  # (rows, 3)
     near = lambda colour: np.abs(column - np.array(colour)).sum(axis=1) < tolerance
-    return int((near(face_drawing.MOUTH_INSIDE) | near(face_drawing.TEETH)).sum())
+    return int((near(face_drawing.PALETTE["mouth_inside"]) | near(face_drawing.PALETTE["teeth"])).sum())
 
 
 def tone(path: Path, seconds: float, rate: int = 16000) -> None:

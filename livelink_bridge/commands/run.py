@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device-id", metavar="ID",
                         help="Live Link Face device id (default: a new UUID each run)")
     parser.add_argument("--control", metavar="HOST:PORT|off", help="OSC control server address (default 127.0.0.1:9001)")
+    parser.add_argument("--panel", nargs="?", const="127.0.0.1:8766", metavar="HOST:PORT",
+                        help="serve the control panel in the browser (default address 127.0.0.1:8766); its URL, "
+                             "with the page's token, is printed at start")
     parser.add_argument("--image-folder", action="append", metavar="DIR",
                         help="a folder image guidance may be read from, besides the current directory (repeatable; "
                              "replaces access.image_folders); a client's photo elsewhere is refused")
@@ -114,6 +117,8 @@ FLAG_FIELDS: dict[str, Callable[[Any], Fields]] = {
     "livelink_face": _endpoint_fields("--livelink-face", "transports.livelink_face"),
     "subject": lambda name: {"transports.osc.subject": name, "transports.livelink_face.subject": name},
     "device_id": lambda name: {"transports.livelink_face.device_id": name},
+    "panel": lambda address: dict(zip(("panel.enabled", "panel.host", "panel.port"),
+                                      (True, *parse_address(address, "--panel")))),
     "image_folder": lambda folders: {"access.image_folders": tuple(folders)},
     "record": lambda folder: {"transports.recorder.enabled": True, "transports.recorder.directory": folder},
     "control": _endpoint_fields("--control", "control"),

@@ -12,6 +12,7 @@ the sender is told.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -259,6 +260,30 @@ def image_request(path: Any, rules: DecodeRules = DecodeRules()) -> GuidanceRequ
 
 def intensity_request(scale: Any) -> GuidanceRequest:
     return Intensity.decode((scale,), DecodeRules())
+
+
+# --- JSON control (a network stream's text messages, the panel's) -------------------------------
+def read_json(text: str, what: str, error: type[MedtalkError] = MedtalkError) -> Any:
+    """JSON from a client, with one line for anything that is not (nesting too deep included:
+    the parser recurses, and a 1000-deep array raises RecursionError, not ValueError)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise error(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{what} is nested too deeply") from None
+
+
+def decode_json(text: str, rules: DecodeRules) -> GuidanceRequest | StatusQuery:
+    """`{"control": "/medtalk/emotion", "args": ["happy", 0.8]}` -> what it asks for: the OSC
+    address space and checks of `decode`; MedtalkError with the reason."""
+    obj = read_json(text, "control message")
+    if not isinstance(obj, dict) or set(obj) - {"control", "args"} or not isinstance(obj.get("control"), str):
+        raise MedtalkError('control message must be {"control": ADDRESS, "args": [...]}')
+    args = obj.get("args", [])
+    if not isinstance(args, list):
+        raise MedtalkError("control args must be a list")
+    return decode(obj["control"], tuple(args), rules)
 
 
 # --- the token ------------------------------------------------------------------------------------

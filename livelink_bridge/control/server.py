@@ -237,11 +237,17 @@ class ControlServer:
 
     def _over_limit_with_token(self, data: bytes, sender: tuple[str, int]) -> None:
         """Over the limit, a token's bundle is decoded (the decoder is bounded, the reads capped) to
-        see whether it may be held back: one guidance change behind a good token."""
+        see whether it is one status query (answered from its own budget) or one guidance change
+        (held back) behind a good token."""
         messages, trusted = self._authorised(self._decode(data, sender))
-        if trusted and len(messages) == 1 and messages[0].address in LATEST_WINS:
-            self._hold(messages[0].address, messages[0], sender)
-            return
+        if trusted and len(messages) == 1:
+            message = messages[0]
+            if message.address == STATUS and self.status_bucket.take():  # the operator's own budget
+                self._handle(message, sender)
+                return
+            if message.address in LATEST_WINS:
+                self._hold(message.address, message, sender)
+                return
         self.dropped += 1
         self.log.warn("control: flood from %s:%d, message dropped (limit %.0f/s)", sender[0], sender[1],
                       self.bucket.rate)

@@ -33,7 +33,7 @@ from livelink_bridge.control.server import ControlConfig, TokenBucket
 from livelink_bridge.control.state import ControlInbox
 
 from livelink_bridge.access import Access
-from livelink_bridge.quiet_log import QuietLog
+from livelink_bridge.quiet_log import QuietLog, library_logger
 from livelink_bridge.sources.network import MAX_HEADER_BYTES, NetworkConfig, NetworkSource, StreamRefused
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class _Admission:
         self.limits, self.access, self.scheme = limits, access, scheme
         self.open = 0
         self.refused = 0
-        self.log = QuietLog(logger, f"{scheme}: refused connections")
+        self.log = QuietLog(logger, f"{scheme}: refused or closed connections", per_s=2)
         self._lock = threading.Lock()
 
     def enter(self, host: str) -> bool:
@@ -89,7 +89,7 @@ class _Admission:
             self.open -= 1
 
 
-def _peer(connection: Any) -> str:
+def peer_address(connection: Any) -> str:
     """The client's address, or "a client that left" once its socket is gone."""
     try:
         return "%s:%d" % connection.remote_address[:2]
@@ -116,10 +116,13 @@ class WebSocketListener:
     def start(self) -> "WebSocketListener":
         from websockets.sync.server import serve
 
+        # No keepalive pings: a stream paced by leaving its socket unread cannot answer them in
+        # time (healthy streams were closed with 1011 under load); idle_timeout_s ends dead ones.
         try:
             self._server = serve(self._handle, self.host, self.port, compression=None, process_request=self._origin,
                                  max_size=self.limits.max_message_bytes, max_queue=self.limits.max_queued_messages,
-                                 open_timeout=self.limits.header_timeout_s, logger=_HANDSHAKE_LOG)
+                                 open_timeout=self.limits.header_timeout_s, ping_interval=None,
+                                 logger=library_logger("livelink_bridge.sources.listeners.websockets"))
         except OSError as exc:
             raise MedtalkError(f"cannot listen on ws://{self.host}:{self.port}: {exc}") from None
         self._server.handler = self._admitted(self._server.handler)
@@ -135,7 +138,7 @@ class WebSocketListener:
         if all(origin in self.source.access.origins for origin in origins):
             return None
         self.admission.log.warn("ws connection from %s refused: origin %s is not in access.allowed_origins",
-                       _peer(connection), origins[0][:100])
+                       peer_address(connection), origins[0][:100])
         return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
 
     def _admitted(self, handler: Any) -> Any:
@@ -165,7 +168,7 @@ class WebSocketListener:
         from websockets.exceptions import ConnectionClosed
         from websockets.frames import CloseCode
 
-        peer = _peer(connection)
+        peer = peer_address(connection)
         try:
             session = self.source.open_stream(connection.recv(timeout=self.limits.header_timeout_s), peer)
         except StreamRefused as exc:
@@ -173,7 +176,8 @@ class WebSocketListener:
             connection.close(CloseCode.TRY_AGAIN_LATER if busy else CloseCode.INVALID_DATA, _close_reason(exc))
             return
         except TimeoutError:
-            logger.warning("audio stream from %s closed: no header within %g s", peer, self.limits.header_timeout_s)
+            self.admission.log.warn("audio stream from %s closed: no header within %g s", peer,
+                                    self.limits.header_timeout_s)
             connection.close(CloseCode.POLICY_VIOLATION, "no header in time")
             return
         except ConnectionClosed:
@@ -195,19 +199,13 @@ class WebSocketListener:
                 elif not session.feed(message):
                     break
         except TimeoutError:
-            logger.warning("audio stream from %s closed: nothing for %g s (the slot is free)", peer,
-                           self.limits.idle_timeout_s)
+            self.admission.log.warn("audio stream from %s closed: nothing for %g s (the slot is free)", peer,
+                                    self.limits.idle_timeout_s)
             connection.close(CloseCode.POLICY_VIOLATION, "idle")
         except ConnectionClosed:
             pass  # a client that leaves mid-utterance: what arrived plays out, then the face idles
         finally:
             session.close()
-
-
-# The websockets library logs each failed handshake (a refused origin, a port scan, a timeout)
-# with a traceback; one line each is ours to write, so its own stays at errors only.
-_HANDSHAKE_LOG = logging.getLogger("livelink_bridge.sources.listeners.websockets")
-_HANDSHAKE_LOG.setLevel(logging.ERROR)
 
 
 class _TcpServer(socketserver.ThreadingTCPServer):
@@ -230,8 +228,8 @@ class _TcpServer(socketserver.ThreadingTCPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection's unexpected error: one line, not socketserver's traceback on stderr."""
-        logger.warning("tcp connection from %s:%d failed: %s", client_address[0], client_address[1],
-                       _clip_exception())
+        self.admission.log.warn("tcp connection from %s:%d failed: %s", client_address[0], client_address[1],
+                                _clip_exception())
 
 
 def _clip_exception() -> str:
@@ -259,8 +257,8 @@ class _TcpHandler(socketserver.BaseRequestHandler):
             while not data or session.feed(data):  # feed() is False once the daemon is stopping
                 data = self._recv(sock, source, time.monotonic() + limits.idle_timeout_s)
                 if data is None:
-                    logger.warning("audio stream from %s closed: nothing for %g s (the slot is free)", peer,
-                                   limits.idle_timeout_s)
+                    self.server.admission.log.warn("audio stream from %s closed: nothing for %g s (the slot is "
+                                                   "free)", peer, limits.idle_timeout_s)
                     return
                 if not data:
                     return
@@ -291,8 +289,8 @@ class _TcpHandler(socketserver.BaseRequestHandler):
                 return None, b""
             data = self._recv(sock, source, deadline)
             if data is None:
-                logger.warning("tcp connection from %s:%d closed: no header within %g s", *self.client_address[:2],
-                               source.limits.header_timeout_s)
+                self.server.admission.log.warn("tcp connection from %s:%d closed: no header within %g s",
+                                               *self.client_address[:2], source.limits.header_timeout_s)
                 sock.sendall(b"error: no header in time\n")
                 return None, b""
             if not data:

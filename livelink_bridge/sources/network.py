@@ -12,7 +12,6 @@ paces a client that sends faster than real time instead of growing memory.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,8 +26,9 @@ from medtalk_core.errors import MedtalkError
 
 from livelink_bridge.access import Access, AccessConfig
 
-from livelink_bridge.control.messages import StatusQuery, decode
+from livelink_bridge.control.messages import StatusQuery, decode_json, read_json
 from livelink_bridge.control.state import ControlInbox
+from livelink_bridge.quiet_log import QuietLog
 from livelink_bridge.sources import AudioChunk, level_db
 from livelink_bridge.sources.resampling import StreamResampler
 
@@ -83,7 +83,7 @@ def parse_header(text: str | bytes, rates: tuple[int, ...] = NetworkConfig.sampl
                             "got binary data")
     if len(text.encode("utf-8")) > MAX_HEADER_BYTES:
         raise StreamRefused(f"header longer than {MAX_HEADER_BYTES} bytes")
-    obj = parse_json(text, "header", StreamRefused)
+    obj = read_json(text, "header", StreamRefused)
     if not isinstance(obj, dict):
         raise StreamRefused("header must be a JSON object")
     unknown = sorted(set(obj) - set(HEADER_KEYS))
@@ -99,17 +99,6 @@ def parse_header(text: str | bytes, rates: tuple[int, ...] = NetworkConfig.sampl
     if fmt not in SAMPLE_WIDTH:
         raise StreamRefused(f"format must be one of {', '.join(SAMPLE_WIDTH)}, got {fmt!r}")
     return StreamFormat(rate, channels, fmt)
-
-
-def parse_json(text: str, what: str, error: type[MedtalkError]) -> Any:
-    """JSON from a client, with one line for anything that is not (nesting too deep included:
-    the parser recurses, and a 1000-deep array raises RecursionError, not ValueError)."""
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise error(f"{what} is not JSON: {exc}") from None
-    except RecursionError:
-        raise error(f"{what} is nested too deeply") from None
 
 
 class PcmDecoder:
@@ -159,16 +148,10 @@ class StreamSession:
     def control(self, text: str) -> None:
         """A JSON control message `{"control": "/medtalk/emotion", "args": ["happy", 0.8]}`: the
         OSC address space and checks of `control.decode`; MedtalkError with the reason."""
-        obj = parse_json(text, "control message", MedtalkError)
-        if not isinstance(obj, dict) or set(obj) - {"control", "args"} or not isinstance(obj.get("control"), str):
-            raise MedtalkError('control message must be {"control": ADDRESS, "args": [...]}')
-        args = obj.get("args", [])
-        if not isinstance(args, list):
-            raise MedtalkError("control args must be a list")
         inbox = self.source.control
         if inbox is None:
             raise MedtalkError("this daemon takes no guidance changes on its audio streams")
-        request = decode(obj["control"], tuple(args), inbox.rules)
+        request = decode_json(text, inbox.rules)
         if isinstance(request, StatusQuery):
             raise MedtalkError("/medtalk/status is answered on the OSC control port")
         inbox.post(request)
@@ -209,6 +192,7 @@ class NetworkSource:
         self.streams = 0  # streams accepted so far
         self.refused = 0  # clients turned away (bad header, another stream active)
         self.recent: deque[StreamSession] = deque(maxlen=16)  # the latest streams, newest last
+        self.log = QuietLog(logger, "audio streams: refusals", per_s=2)  # a client can ask again and again
 
     @property
     def end_frame(self) -> int | None:
@@ -251,7 +235,7 @@ class NetworkSource:
                 self.streams += 1
         except StreamRefused as exc:
             self.refused += 1
-            logger.warning("audio stream from %s refused: %s", peer, exc)
+            self.log.warn("audio stream from %s refused: %s", peer, exc)
             raise
         logger.info("audio stream from %s: %d Hz, %d channel(s), %s", peer, fmt.sample_rate, fmt.channels,
                     fmt.sample_format)
