@@ -11,7 +11,8 @@ With --panel-tabs the daemon serves its browser panel (`--panel`) and N tabs of 
 Chromium (Debian's, through selenium) keep it open, their background throttling off, so every
 tab takes every frame the panel sends; --screenshot saves the first tab at the end.
 
-Reported: late frames (the daemon's count: frames not final at their deadline), continued frames
+Reported, over the measured window (after start-up, the panel's browser included): late frames
+(the daemon's count: frames not final at their deadline), continued frames
 (late frames with no model prediction to stand in), the longest held pose at the receiver (the
 same 174 values frame after frame), the longest gap between frames at a plain UDP receiver,
 guidance-to-face latency p50/p95 per kind (from the request to the first frame whose upper face
@@ -218,7 +219,7 @@ def main() -> int:
     ap.add_argument("--label", default=None, help="row label in --table (default: the options)")
     args = ap.parse_args()
     label = args.label or (f"hog {args.hog}" if args.hog else "burst" if args.burst else "no hog")
-    if args.panel_tabs:
+    if args.panel_tabs and args.label is None:
         label += f", panel x{args.panel_tabs}"
 
     work = Path(tempfile.mkdtemp(prefix="live_under_load_"))
@@ -256,6 +257,7 @@ def main() -> int:
         if args.panel_tabs:
             browser = _panel_tabs(work / "run.log", args.panel_tabs)
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
+        at_start = request_status("127.0.0.1", port, 5.0)  # the counts below are the window's own
         start = time.time()
         end = start + 60 * args.minutes
         hog_stop = end - args.hog_stop_s if args.hog else None
@@ -324,9 +326,10 @@ def main() -> int:
         v = latency.get(kind, [])
         return f"{1000 * np.percentile(v, q):.0f}" if v else "-"
 
-    sent = final_status["frames_sent"]
-    row = [label, f"{args.minutes:g}", sent, final_status["late_frames"],
-           f"{100 * final_status['late_frames'] / max(1, sent):.2f}%", final_status.get("continued_frames", 0),
+    sent = final_status["frames_sent"] - at_start["frames_sent"]
+    late = final_status["late_frames"] - at_start["late_frames"]
+    continued = final_status.get("continued_frames", 0) - at_start.get("continued_frames", 0)
+    row = [label, f"{args.minutes:g}", sent, late, f"{100 * late / max(1, sent):.2f}%", continued,
            f"{held_pose_ms(values):.0f}", f"{1000 * gaps.max():.0f}",
            f"{pct('label', 50)}/{pct('label', 95)}", f"{pct('description', 50)}/{pct('description', 95)}",
            f"{pct('photo', 50)}/{pct('photo', 95)}",

@@ -281,6 +281,7 @@ def speaker(url: str, stop: threading.Event, counts: dict[str, int]) -> None:
                     ws.send(audio[first:first + step].tobytes())
                     if k % 500 == 250:
                         ws.send("[" * 5000 + "]" * 5000)
+                        counts["speaker errors told"] += "nested too deeply" in ws.recv(timeout=5)
                     k += 1
         except Exception:  # refused as busy while a hog holds the slot: try again
             counts["speaker refused"] += 1
@@ -301,7 +302,8 @@ def hostile(args: argparse.Namespace) -> int:
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "MEDTALK_TOKEN": TOKEN})
-    stop, counts = threading.Event(), {"datagrams": 0, "speaker connections": 0, "speaker refused": 0}
+    stop, counts = threading.Event(), {"datagrams": 0, "speaker connections": 0, "speaker refused": 0,
+                                       "speaker errors told": 0}
     attackers = Attackers(ws_port, control_port, tmp)
     talker = threading.Thread(target=speaker, args=(f"ws://127.0.0.1:{ws_port}", stop, counts), daemon=True)
     flood = threading.Thread(target=garbage, args=(control_port, stop, counts), daemon=True)
@@ -344,7 +346,7 @@ def hostile(args: argparse.Namespace) -> int:
     print(f"hostile soak: {args.minutes:g} min; attacker loops: "
           + ", ".join(f"{name} {n}" for name, n in attackers.counts.items())
           + f"; garbage datagrams {counts['datagrams']}; speaker connections {counts['speaker connections']}, "
-          f"refused {counts['speaker refused']}")
+          f"refused {counts['speaker refused']}, deep JSON answered {counts['speaker errors told']}")
     print("| minute | RSS MB |")
     print("|---|---|")
     for t, mb in rss:

@@ -270,10 +270,12 @@ class PanelServer:
     def _upload(self, data: bytes) -> dict[str, Any]:
         """A photo from the page: written to the private folder, checked (format, pixels) from its
         header before anything decodes it, then applied as image guidance."""
-        self._upload_count += 1
-        path = self._uploads / f"photo-{self._upload_count}"
+        with self._lock:  # pages upload on their own threads
+            self._upload_count += 1
+            number = self._upload_count
+        path = self._uploads / f"photo-{number}"
         path.write_bytes(data)
-        stale = self._uploads / f"photo-{self._upload_count - _KEPT_UPLOADS}"
+        stale = self._uploads / f"photo-{number - _KEPT_UPLOADS}"
         stale.unlink(missing_ok=True)
         try:
             check_image_file(path)
