@@ -11,6 +11,7 @@ GuidanceState; the loop itself waits for nothing but the model.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -21,6 +22,8 @@ import numpy as np
 
 from medtalk_core import model_choice
 from medtalk_core.audio import zero_nonfinite
+from medtalk_core.head_eyes import HeadEyes
+from medtalk_core.rig import EMOTIONS
 from medtalk_core.inference_mode import rules
 
 from livelink_bridge.access import Access, image_folders
@@ -128,6 +131,7 @@ class Daemon:
         self.control: ControlServer | None = None
         self.hotkeys: Hotkeys | None = None
         self.panel: PanelServer | None = None
+        self.head_eyes = HeadEyes(cfg.head_eyes) if cfg.head_eyes.enabled else None
         self.worker: TranscribeWorker | None = None
         self.guidance_worker: GuidanceWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
@@ -353,6 +357,8 @@ class Daemon:
 
     def _deliver(self, frames: list[RigFrame]) -> None:
         self.stats.model_runs = self.engine.runs
+        if self.head_eyes is not None and frames:
+            frames = self._with_head_eyes(frames)
         if self.clock is not None:
             provisional = self.engine.provisional()
             now = time.time()
@@ -361,6 +367,14 @@ class Daemon:
                 self.clock.offer(provisional)
         else:
             self._send(frames)
+
+    def _with_head_eyes(self, frames: list[RigFrame]) -> list[RigFrame]:
+        """Final frames with the head and eyes their audio's level drives (no lookahead: a frame's
+        motion depends on the audio up to it), shaped by the emotion label when there is one."""
+        label = self.state.snapshot().description
+        energy = np.array([self.engine.level_db(f.index) for f in frames], np.float32)
+        motion = self.head_eyes.step(energy, label if label in EMOTIONS else "neutral")
+        return [dataclasses.replace(f, head_eyes=m) for f, m in zip(frames, motion)]
 
     def _send(self, frames: list[RigFrame]) -> None:
         for frame in frames:

@@ -29,6 +29,7 @@ from medtalk_core.config import from_mapping, load_yaml
 from medtalk_core.curve_sets import check_curve_set
 from medtalk_core.errors import ConfigError, MedtalkError
 from medtalk_core.expressions import FACE_BOARDS
+from medtalk_core.head_eyes import HeadEyesConfig
 from medtalk_core.model_choice import ModelChoice, ModelSettings
 
 SourceKind = Literal["mic", "file", "example", "network"]
@@ -74,6 +75,7 @@ class DaemonConfig:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     access: AccessConfig = field(default_factory=AccessConfig)  # who may drive the face
     panel: PanelConfig = field(default_factory=PanelConfig)  # the control panel in the browser
+    head_eyes: HeadEyesConfig = field(default_factory=HeadEyesConfig)  # head and eye motion (Live Link Face)
     backbones: BackboneOverrides = field(default_factory=BackboneOverrides)  # over the checkpoint's backbones
 
     def model_choice(self) -> ModelChoice:
@@ -115,6 +117,8 @@ def validate(cfg: DaemonConfig) -> DaemonConfig:
                 and p.max_upload_bytes >= 1024 and p.max_messages_per_s > 0):
             raise ConfigError("panel: fps in (0, 60], status_hz in (0, 30], face_size 64..1024, max_pages >= 1, "
                               "max_upload_bytes >= 1024, max_messages_per_s > 0")
+    if cfg.head_eyes.head_scale < 0:
+        raise ConfigError("head_eyes.head_scale must be >= 0")
     for folder in cfg.access.image_folders:
         if not Path(folder).is_dir():
             raise ConfigError(f"access.image_folders: {folder} is not a folder")

@@ -31,6 +31,7 @@ import torch
 from medtalk_core.audio import FPS, SAMPLE_RATE, frame_samples, num_frames, rms, samples_for_frames
 from medtalk_core.crossfade import crossfade, ramp
 from medtalk_core.guidance import mix
+from medtalk_core.head_eyes import SILENCE_DB
 from medtalk_core.protocols import ClipAnimator
 from medtalk_core.rig import clamp
 
@@ -200,6 +201,14 @@ class StreamingEngine:
             frames.append(RigFrame(index=f, capture_time=self._capture_time(frame_samples(f)),
                                    values=clamp(values)))
         return frames
+
+    def level_db(self, f: int) -> float:
+        """RMS level (dBFS) of frame f's audio, while the ring buffer still holds it (frames are
+        emitted well within its span); the silence floor otherwise."""
+        a, b = frame_samples(f), frame_samples(f + 1)
+        if b > self._total or self._total - a > self._ring.shape[0]:
+            return SILENCE_DB
+        return max(SILENCE_DB, 20.0 * math.log10(max(rms(self._read(a, b)), 1e-12)))
 
     @property
     def frames_emitted(self) -> int:

@@ -17,6 +17,7 @@ class RigFrame:
     index: int  # frame number since the stream started (0, 1, 2, ...), never reset mid-stream
     capture_time: float  # seconds (time.time() clock) of the audio this frame animates
     values: np.ndarray  # (174,) float32, rig column order, clamped to rig.valid_ranges()
+    head_eyes: np.ndarray | None = None  # (6,) medtalk_core.head_eyes.COLUMNS, on final live frames
 
     def __post_init__(self) -> None:
         # Reject a wrong shape here, once, rather than as a garbled packet in Unreal later.

@@ -391,3 +391,32 @@ def test_microphone_loss_keeps_the_face_alive_and_reopens(animator):
     indices = [a[0] for _, a in osc.frames()]
     assert indices == list(range(len(indices)))  # one unbroken 60 fps sequence through the loss
     assert len(dev.streams) == 1 + mic.reopens and all(s.closed for s in dev.streams[:-1])
+
+
+def test_head_and_eyes_move_with_the_speech_on_live_link_face_and_switch_off(animator, clip):
+    """Head rotation and saccades from the speech on every Live Link Face packet (final frames,
+    --fast); off, the packets are today's: the same blendshapes, head and eye values."""
+    from test_livelink_face import decode
+
+    wav, audio = clip
+    runs = {}
+    for enabled in (True, False):
+        osc, llf = OscCollector(), RawCollector()
+        try:
+            cfg = config(wav, osc.port, realtime=False, llf_port=llf.port)
+            cfg = rep(cfg, head_eyes=rep(cfg.head_eyes, enabled=enabled))
+            with Daemon(cfg, animator=animator) as daemon:
+                assert daemon.run() == 0
+            total = num_frames(audio.shape[0])
+            assert wait_for(lambda: len(llf.packets) == total and len(osc.frames()) == total, timeout=5)
+        finally:
+            osc.close()
+            llf.close()
+        runs[enabled] = (np.array([decode(p)["values"] for _, p in llf.packets]), _values(osc.frames()))
+    (on, osc_on), (off, osc_off) = runs[True], runs[False]
+    assert np.array_equal(osc_on, osc_off)  # the 174 controls are the model's, untouched
+    assert np.array_equal(on[:, :52], off[:, :52])
+    assert np.all(off[:, 52:55] == 0)  # off: the head stays still, as before
+    head_deg = on[:, 52:55] * 180.0
+    assert head_deg.std(axis=0).max() > 0.3 and np.abs(head_deg).max() < 25  # it moves, within a real range
+    assert not np.allclose(on[:, 55:61], off[:, 55:61])  # the eyes saccade on top of the gaze controls

@@ -171,3 +171,29 @@ def test_each_transport_has_its_own_device_id_unless_given():
     assert ids["Cy"] == "stage-left"
     assert ids["Ada"] != ids["Bob"] and ids["Ada"].startswith("medtalk-") and len(ids["Ada"]) == len("medtalk-") + 36
     assert LiveLinkFaceTransport(subject="Ada").device_id != LiveLinkFaceTransport(subject="Ada").device_id
+
+
+def test_head_and_eye_motion_fill_the_rotations_in_unreal_order_and_units():
+    values = _frame(0, **{"CTRL_C_eye-translateX": 0.3}).values
+    head_eyes = np.array([9.0, 4.5, -1.8, 3.6, 1.8, 0.7], np.float32)  # degrees (medtalk_core.head_eyes)
+    plain, moved = board_to_arkit(values), board_to_arkit(values, head_eyes)
+    assert np.array_equal(moved[:52], plain[:52])  # blendshapes untouched (blinks come from the face)
+    assert np.allclose(moved[52:55], [9.0 / 180, -4.5 / 180, -1.8 / 180])  # head: yaw, pitch (up < 0), roll
+    for base in (55, 58):  # both eyes: the gaze controls' rotation plus the saccades'
+        assert moved[base] == pytest.approx(plain[base] + 3.6 / 180)
+        assert moved[base + 1] == pytest.approx(plain[base + 1] - 1.8 / 180)
+    assert np.all(plain[52:55] == 0)
+
+
+def test_a_stand_in_frame_keeps_the_last_head_pose():
+    rx = RawCollector()
+    try:
+        with LiveLinkFaceTransport("127.0.0.1", rx.port, device_id="medtalk-test") as tx:
+            pose = np.array([6.0, 3.0, 1.0, 0.0, 0.0, 0.0], np.float32)
+            tx.send_frame(RigFrame(0, 1_700_000_000.0, np.zeros(174, np.float32), head_eyes=pose))
+            tx.send_frame(RigFrame(1, 1_700_000_000.0 + 1 / 60, np.zeros(174, np.float32)))  # provisional
+            assert wait_for(lambda: len(rx.packets) == 2, timeout=5)
+    finally:
+        rx.close()
+    first, second = (decode(p)["values"] for _, p in rx.packets)
+    assert np.allclose(first[52:55], [6 / 180, -3 / 180, 1 / 180]) and np.array_equal(first[52:55], second[52:55])

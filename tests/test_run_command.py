@@ -121,3 +121,9 @@ def test_devices_lists_inputs_or_says_there_are_none(capsys):
     assert main(["devices"]) == 0
     out = capsys.readouterr().out
     assert "index" in out or "no audio input devices" in out
+
+
+def test_head_and_eye_motion_is_on_by_default_and_has_an_off_switch():
+    assert DaemonConfig().head_eyes.enabled
+    assert not run_cmd.apply_flags(DaemonConfig(), _args("--no-head-eyes")).head_eyes.enabled
+    assert run_cmd.apply_flags(DaemonConfig(), _args()).head_eyes == DaemonConfig().head_eyes

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--panel", nargs="?", const="127.0.0.1:8766", metavar="HOST:PORT",
                         help="serve the control panel in the browser (default address 127.0.0.1:8766); its URL, "
                              "with the page's token, is printed at start")
+    parser.add_argument("--head-eyes", action=argparse.BooleanOptionalAction, default=None,
+                        help="head rotation and eye saccades driven by the speech, on Live Link Face packets "
+                             "(default on; --no-head-eyes sends them as before)")
     parser.add_argument("--image-folder", action="append", metavar="DIR",
                         help="a folder image guidance may be read from, besides the current directory (repeatable; "
                              "replaces access.image_folders); a client's photo elsewhere is refused")
@@ -119,6 +122,7 @@ FLAG_FIELDS: dict[str, Callable[[Any], Fields]] = {
     "device_id": lambda name: {"transports.livelink_face.device_id": name},
     "panel": lambda address: dict(zip(("panel.enabled", "panel.host", "panel.port"),
                                       (True, *parse_address(address, "--panel")))),
+    "head_eyes": lambda on: {"head_eyes.enabled": on},
     "image_folder": lambda folders: {"access.image_folders": tuple(folders)},
     "record": lambda folder: {"transports.recorder.enabled": True, "transports.recorder.directory": folder},
     "control": _endpoint_fields("--control", "control"),

@@ -132,7 +132,8 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
     "TongueOut": (("C_tongue_inOut", "-", 1.0),),
 }
-# Eye rotations from the gaze controls; the head does not move (the model has no head).
+# Eye rotations from the gaze controls; head rotation, eye saccades and extra blinks, when a frame
+# carries them, from medtalk_core.head_eyes.
 EYE_YAW_DEG = 29.0  # full-scale horizontal gaze control
 EYE_PITCH_DEG = 23.0  # full-scale vertical gaze control
 ROTATION_UNIT_DEG = 180.0  # Live Link Face sends angle / 180 (see the module docstring)
@@ -157,8 +158,9 @@ _POS, _NEG = _mapping_matrices()
 _GAZE = {k: _control_index(k) for k in ("C_eye" + _X, "C_eye", "L_eye" + _X, "L_eye", "R_eye" + _X, "R_eye")}
 
 
-def board_to_arkit(values: np.ndarray) -> np.ndarray:
-    """(174,) board controls -> (61,) Live Link Face values (52 blendshapes, head, eyes)."""
+def board_to_arkit(values: np.ndarray, head_eyes: np.ndarray | None = None) -> np.ndarray:
+    """(174,) board controls (and the frame's head_eyes, medtalk_core.head_eyes.COLUMNS in
+    degrees) -> (61,) Live Link Face values (52 blendshapes, head, eyes)."""
     x = np.asarray(values, dtype=np.float32)
     out = np.zeros(NUM_VALUES, np.float32)
     out[:NUM_BLENDSHAPES] = np.clip(_POS @ np.maximum(x, 0) + _NEG @ np.maximum(-x, 0), 0.0, 1.0)
@@ -167,6 +169,16 @@ def board_to_arkit(values: np.ndarray) -> np.ndarray:
         gy = x[_GAZE["C_eye"]] + x[_GAZE[f"{side}_eye"]]
         out[base] = EYE_YAW_DEG / ROTATION_UNIT_DEG * float(np.clip(gx, -1, 1))
         out[base + 1] = -EYE_PITCH_DEG / ROTATION_UNIT_DEG * float(np.clip(gy, -1, 1))  # looking up: negative pitch
+    if head_eyes is not None:
+        yaw, pitch, roll, eye_yaw, eye_pitch = (float(v) for v in head_eyes[:5])
+        # The gaze controls' signs (positive yaw toward the character's left, up = negative
+        # pitch) for the head as for the eyes; roll toward the left shoulder positive.
+        out[52:55] = (yaw / ROTATION_UNIT_DEG, -pitch / ROTATION_UNIT_DEG, roll / ROTATION_UNIT_DEG)
+        for base in (55, 58):
+            out[base] += eye_yaw / ROTATION_UNIT_DEG
+            out[base + 1] -= eye_pitch / ROTATION_UNIT_DEG
+        # The generator's blinks are not added: the face's idle motion blinks already (both
+        # together would double the rate).
     return out
 
 
@@ -216,6 +228,7 @@ class LiveLinkFaceTransport(UdpSender):
         if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:
             raise ConfigError("Live Link Face subject and device id must be 1..255 bytes")
         self.subject, self.device_id = subject, device_id
+        self._head_eyes: np.ndarray | None = None  # the latest head and eyes sent
 
     def _opened(self) -> None:
         logger.info("Live Link Face -> %s:%d subject %s device %s", self.host, self.port, self.subject,
@@ -224,6 +237,9 @@ class LiveLinkFaceTransport(UdpSender):
     def send_frame(self, frame: RigFrame) -> None:
         if not self.is_open:
             self.open()
+        if frame.head_eyes is not None:  # a stand-in frame has none: the head holds where it was
+            self._head_eyes = frame.head_eyes
         number, sub = frame_time(frame.capture_time)
-        self._send_datagram(encode_packet(board_to_arkit(frame.values), self.subject, self.device_id, number, sub))
+        self._send_datagram(encode_packet(board_to_arkit(frame.values, self._head_eyes), self.subject,
+                                          self.device_id, number, sub))
         self.frames_sent += 1
