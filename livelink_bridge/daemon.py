@@ -22,7 +22,7 @@ import numpy as np
 
 from medtalk_core import model_choice
 from medtalk_core.audio import zero_nonfinite
-from medtalk_core.head_eyes import HeadEyes
+from medtalk_core.head_eyes import COLUMNS, HeadEyes
 from medtalk_core.rig import EMOTIONS
 from medtalk_core.inference_mode import rules
 
@@ -131,7 +131,9 @@ class Daemon:
         self.control: ControlServer | None = None
         self.hotkeys: Hotkeys | None = None
         self.panel: PanelServer | None = None
-        self.head_eyes = HeadEyes(cfg.head_eyes) if cfg.head_eyes.enabled else None
+        self.head_eyes = HeadEyes(cfg.head_eyes)  # runs while the guidance state says head_eyes
+        self._gaze = (0.0, 0.0)  # the gaze target the generator was last told
+        self._moving = False  # whether the generator has run since it was last reset
         self.worker: TranscribeWorker | None = None
         self.guidance_worker: GuidanceWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
@@ -165,7 +167,8 @@ class Daemon:
         self.animator.warmup(cfg.engine.window_s)
         self.tuning.freeze_heap()
         c = cfg.control
-        self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes)
+        self.state = GuidanceState(self.animator, c.emotion, c.strength, c.intensity, c.max_string_bytes,
+                                   head_eyes=cfg.head_eyes.enabled)
         if self.animator.backbones.guidance is not None:  # descriptions and photos: built in a child process
             self.guidance_worker = GuidanceWorker(AnimatorRecipe.of(self.animator), self.state.prepared).start()
             self.state.preparer = self.guidance_worker
@@ -357,7 +360,7 @@ class Daemon:
 
     def _deliver(self, frames: list[RigFrame]) -> None:
         self.stats.model_runs = self.engine.runs
-        if self.head_eyes is not None and frames:
+        if frames:
             frames = self._with_head_eyes(frames)
         if self.clock is not None:
             provisional = self.engine.provisional()
@@ -370,10 +373,21 @@ class Daemon:
 
     def _with_head_eyes(self, frames: list[RigFrame]) -> list[RigFrame]:
         """Final frames with the head and eyes their audio's level drives (no lookahead: a frame's
-        motion depends on the audio up to it), shaped by the emotion label when there is one."""
-        label = self.state.snapshot().description
+        motion depends on the audio up to it), shaped by the emotion label when there is one;
+        switched off, a still head and no saccades (zeros: the packets as they were before)."""
+        snap = self.state.snapshot()
+        if not snap.head_eyes:
+            if self._moving:
+                self.head_eyes.reset()  # switched on again, it starts from the rest pose
+                self._moving = False
+            still = np.zeros(len(COLUMNS), np.float32)
+            return [dataclasses.replace(f, head_eyes=still) for f in frames]
+        if snap.gaze != self._gaze:
+            self._gaze = snap.gaze
+            self.head_eyes.set_gaze_target(*snap.gaze)
+        self._moving = True
         energy = np.array([self.engine.level_db(f.index) for f in frames], np.float32)
-        motion = self.head_eyes.step(energy, label if label in EMOTIONS else "neutral")
+        motion = self.head_eyes.step(energy, snap.description if snap.description in EMOTIONS else "neutral")
         return [dataclasses.replace(f, head_eyes=m) for f, m in zip(frames, motion)]
 
     def _send(self, frames: list[RigFrame]) -> None:

@@ -17,6 +17,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.commands import send as send_cmd
 from livelink_bridge.control.messages import DecodeRules
+from livelink_bridge.control.wire import decode_datagram
 from livelink_bridge.control.server import ControlConfig, STATUS_REPLY, ControlServer, decode
 from livelink_bridge.control.state import GuidanceRequest, GuidanceState
 from livelink_bridge.control.hotkeys import Hotkeys
@@ -268,3 +269,22 @@ def test_protocol_doc_lists_exactly_the_control_messages():
     section = doc.split("## 2. Control", 1)[1].split("\n## ", 1)[0]
     table = re.findall(r"^\| `(/medtalk/[^`]+)` \|", section, flags=re.M)
     assert table == [m.ADDRESS for m in MESSAGES]
+
+
+def test_gaze_target_and_head_eyes_switch_decode_and_apply(animator):
+    from livelink_bridge.control.messages import Gaze, HeadEyesSwitch
+
+    assert decode("/medtalk/gaze", (10.0, -5)) == GuidanceRequest("gaze", (10.0, -5.0))
+    assert decode("/medtalk/head_eyes", (0,)) == GuidanceRequest("head_eyes", False)
+    for args, reason in (((40.0, 0.0), "yaw must be a number in -35..35"), ((0.0, "up"), "pitch"), ((1.0,), "takes 2")):
+        with pytest.raises(MedtalkError, match=reason):
+            decode("/medtalk/gaze", args)
+    with pytest.raises(MedtalkError, match="head_eyes takes 0 or 1"):
+        decode("/medtalk/head_eyes", (2,))
+    state = GuidanceState(animator)
+    for message in (Gaze(12.0, 4.0), HeadEyesSwitch(False)):
+        (wire,) = decode_datagram(message.encode())
+        state.post(decode(wire.address, wire.args))
+    state.apply_pending()
+    snap = state.snapshot().as_dict()
+    assert snap["gaze"] == [12.0, 4.0] and snap["head_eyes"] is False

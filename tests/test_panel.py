@@ -99,6 +99,10 @@ def test_the_page_shows_the_moving_face_and_its_controls_drive_the_daemon(panel_
         driver.find_element(By.TAG_NAME, "body").send_keys("6")  # the hotkeys: 6 = sad
         assert wait_for(lambda: _guidance(control) == "sad", timeout=5)
 
+        driver.find_element(By.ID, "head-eyes").click()  # the head and eyes switch
+        assert wait_for(lambda: request_status("127.0.0.1", control, 5.0)["head_eyes"] is False, timeout=5)
+        assert wait_for(lambda: driver.find_element(By.ID, "head-eyes").get_attribute("aria-pressed") == "false")
+
         box = driver.find_element(By.ID, "description")
         box.send_keys("a tired, reluctant smile")
         driver.find_element(By.CSS_SELECTOR, "#describe button").click()

@@ -14,8 +14,8 @@ from pathlib import Path
 from medtalk_core.errors import MedtalkError
 
 from livelink_bridge.access import TOKEN_ENV
-from livelink_bridge.control.messages import (ACK, STATUS, STATUS_REPLY, ControlMessage, Emotion, Image, Intensity,
-                                              Mute, Status, Text, with_token)
+from livelink_bridge.control.messages import (ACK, STATUS, STATUS_REPLY, ControlMessage, Emotion, Gaze,
+                                              HeadEyesSwitch, Image, Intensity, Mute, Status, Text, with_token)
 from livelink_bridge.control.wire import Message, OscDecodeError, decode_datagram
 
 NAME = "send"
@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("scale", type=float, help="0 = neutral, 1 = as predicted, 2 = double")
     p = sub.add_parser(Mute.NAME, help="mute (1) or unmute (0) the input")
     p.add_argument("flag", type=int, choices=(0, 1), help="1 = mute, 0 = unmute")
+    p = sub.add_parser(Gaze.NAME, help="where the eyes rest between saccades: YAW PITCH degrees (0 0 = the camera)")
+    p.add_argument("yaw", type=float, help="degrees, positive toward the character's left")
+    p.add_argument("pitch", type=float, help="degrees, positive up")
+    p = sub.add_parser(HeadEyesSwitch.NAME, help="head motion and saccades on (1) or off (0)")
+    p.add_argument("on", type=int, choices=(0, 1), help="1 = on, 0 = a still head")
     sub.add_parser(Status.NAME, help="print the daemon's current state (waits for the reply)")
 
 
@@ -60,6 +65,10 @@ def _message(args: argparse.Namespace) -> ControlMessage:
         message = Intensity(args.scale)
     elif what == Mute.NAME:
         message = Mute(bool(args.flag))
+    elif what == Gaze.NAME:
+        message = Gaze(args.yaw, args.pitch)
+    elif what == HeadEyesSwitch.NAME:
+        message = HeadEyesSwitch(bool(args.on))
     else:
         message = Status()
     return message

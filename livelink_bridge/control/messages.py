@@ -32,7 +32,8 @@ MAX_STRING_BYTES = 2048  # longer strings are rejected
 STATUS_REPLY = "/medtalk/status/reply"  # <json:s>: the answer to /medtalk/status, to its sender
 ACK = "/medtalk/ack"  # <address:s> <ok:i 1|0> <reason:s>: to the sender of every other decoded message
 
-RequestKind = Literal["emotion", "text", "image", "intensity", "nudge", "mute", "toggle_mute"]
+RequestKind = Literal["emotion", "text", "image", "intensity", "nudge", "mute", "toggle_mute", "gaze", "head_eyes"]
+GAZE_RANGE_DEG = (35.0, 25.0)  # |yaw|, |pitch| of a gaze target: the eyes' comfortable range
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class GuidanceRequest:
     """One checked change of the guidance, not yet turned into a feature."""
 
     kind: RequestKind
-    value: Any = None  # emotion id | description | image path | intensity | intensity delta | mute flag
+    value: Any = None  # emotion id | description | image path | intensity | intensity delta | mute flag |
+    #                    gaze (yaw, pitch) degrees | head-and-eyes flag
     strength: float = 1.0  # of an emotion label
 
 
@@ -201,14 +203,52 @@ class Mute(ControlMessage):
     @classmethod
     def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
         (muted,) = _count(args, 1, 1)
-        if isinstance(muted, bool):
-            return GuidanceRequest("mute", muted)
-        if isinstance(muted, (int, float)) and muted in (0, 1):
-            return GuidanceRequest("mute", bool(muted))
-        raise MedtalkError(f"mute takes 0 or 1, got {muted!r}")
+        return GuidanceRequest("mute", _flag(muted, "mute"))
 
     def args(self) -> list[tuple[Any, str]]:
         return [(int(self.muted), OscMessageBuilder.ARG_TYPE_INT)]
+
+
+def _flag(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    raise MedtalkError(f"{what} takes 0 or 1, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Gaze(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/gaze"
+    NAME: ClassVar[str] = "gaze"
+    yaw: float  # degrees, positive toward the character's left; 0 0 = at the camera
+    pitch: float  # degrees, positive up
+
+    @classmethod
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
+        angles = _count(args, 2, 2)
+        for value, limit, what in zip(angles, GAZE_RANGE_DEG, ("yaw", "pitch")):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -limit <= value <= limit:
+                raise MedtalkError(f"gaze {what} must be a number in -{limit:g}..{limit:g} degrees, got {value!r}")
+        return GuidanceRequest("gaze", (float(angles[0]), float(angles[1])))
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(float(self.yaw), OscMessageBuilder.ARG_TYPE_FLOAT), (float(self.pitch), OscMessageBuilder.ARG_TYPE_FLOAT)]
+
+
+@dataclass(frozen=True)
+class HeadEyesSwitch(ControlMessage):
+    ADDRESS: ClassVar[str] = "/medtalk/head_eyes"
+    NAME: ClassVar[str] = "head-eyes"
+    on: bool  # False: the head stays still and the eyes follow the gaze controls only
+
+    @classmethod
+    def decode(cls, args: tuple, rules: DecodeRules) -> GuidanceRequest:
+        (on,) = _count(args, 1, 1)
+        return GuidanceRequest("head_eyes", _flag(on, "head_eyes"))
+
+    def args(self) -> list[tuple[Any, str]]:
+        return [(int(self.on), OscMessageBuilder.ARG_TYPE_INT)]
 
 
 @dataclass(frozen=True)
@@ -229,7 +269,7 @@ def _builder(message: ControlMessage) -> OscMessageBuilder:
     return b
 
 
-MESSAGES: tuple[type[ControlMessage], ...] = (Emotion, Text, Image, Intensity, Mute, Status)
+MESSAGES: tuple[type[ControlMessage], ...] = (Emotion, Text, Image, Intensity, Mute, Gaze, HeadEyesSwitch, Status)
 BY_ADDRESS: dict[str, type[ControlMessage]] = {m.ADDRESS: m for m in MESSAGES}
 BY_NAME: dict[str, type[ControlMessage]] = {m.NAME: m for m in MESSAGES}
 STATUS = Status.ADDRESS

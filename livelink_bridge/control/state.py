@@ -48,10 +48,13 @@ class GuidanceSnapshot:
     intensity: float  # user scale on top, 0..2
     muted: bool
     feature: torch.Tensor  # (D,) what the engine blends to: norm = strength * intensity
+    head_eyes: bool = True  # head rotation and saccades on (medtalk_core.head_eyes)
+    gaze: tuple[float, float] = (0.0, 0.0)  # the gaze target, yaw and pitch degrees (0 0: the camera)
 
     def as_dict(self) -> dict[str, Any]:
         return {"guidance": self.description, "strength": round(self.strength, 4),
-                "intensity": round(self.intensity, 4), "muted": self.muted, "version": self.version}
+                "intensity": round(self.intensity, 4), "muted": self.muted, "version": self.version,
+                "head_eyes": self.head_eyes, "gaze": list(self.gaze)}
 
 
 # --- the state ---------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ class GuidanceState:
 
     def __init__(self, encoder: GuidanceEncoder, emotion: str = "neutral", strength: float = 1.0,
                  intensity: float = 1.0, max_string_bytes: int = MAX_STRING_BYTES,
-                 preparer: Preparer | None = None) -> None:
+                 preparer: Preparer | None = None, head_eyes: bool = True) -> None:
         self.encoder = encoder
         self.preparer = preparer
         self.max_string_bytes = max_string_bytes
@@ -91,7 +94,7 @@ class GuidanceState:
         check_intensity(intensity)
         self._base = encoder.guidance(start.value, strength=start.strength)  # (D,) before the intensity scale
         self._snap = GuidanceSnapshot(0, EMOTIONS[start.value], start.strength, float(intensity), False,
-                                      self._scaled(self._base, intensity))
+                                      self._scaled(self._base, intensity), head_eyes=head_eyes)
 
     @staticmethod
     def _scaled(base: torch.Tensor, intensity: float) -> torch.Tensor:
@@ -171,6 +174,10 @@ class GuidanceState:
             return False
         if r.kind == "intensity":
             self._commit(intensity=r.value)
+        elif r.kind == "gaze":
+            self._commit(gaze=r.value)
+        elif r.kind == "head_eyes":
+            self._commit(head_eyes=r.value)
         elif r.kind == "nudge":
             self._commit(intensity=round(min(MAX_INTENSITY, max(0.0, snap.intensity + r.value)), 3))
         elif r.kind == "mute":

@@ -95,6 +95,7 @@ function showStatus(s) {
   $("s-input").textContent = s.input_lost ? "lost" : `${fmt(s.input_level_db, 0)} dB`;
   $("level").style.width = `${Math.max(0, Math.min(100, (s.input_level_db + 60) / 60 * 100))}%`;
   $("mute").setAttribute("aria-pressed", String(Boolean(s.muted)));
+  $("head-eyes").setAttribute("aria-pressed", String(Boolean(s.head_eyes)));
   document.querySelectorAll("#emotions button").forEach((b) => b.classList.toggle("active", b.dataset.label === s.guidance));
   if (document.activeElement !== $("intensity")) { $("intensity").value = s.intensity; $("intensity-value").value = fmt(s.intensity, 2); }
 }
@@ -135,6 +136,7 @@ $("describe").addEventListener("submit", (e) => {
   if (text) send("/medtalk/guidance/text", [text]);
 });
 $("mute").addEventListener("click", () => send("/medtalk/mute", [lastStatus && lastStatus.muted ? 0 : 1]));
+$("head-eyes").addEventListener("click", () => send("/medtalk/head_eyes", [lastStatus && lastStatus.head_eyes ? 0 : 1]));
 $("photo").addEventListener("change", (e) => sendPhoto(e.target.files[0]));
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
