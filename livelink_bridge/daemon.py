@@ -83,7 +83,7 @@ def build_transports(cfg: DaemonConfig) -> list[Transport]:
         from livelink_bridge.transports.osc_frames import OscFrameTransport
 
         out.append(OscFrameTransport(t.osc.host, t.osc.port, subject=t.osc.subject, curve_set=t.osc.curve_set,
-                                     face_board=t.osc.face_board))
+                                     face_board=t.osc.face_board, rotations=t.osc.rotations))
     if t.livelink_face.enabled:
         from livelink_bridge.transports.livelink_face import LiveLinkFaceTransport
 

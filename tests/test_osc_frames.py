@@ -196,3 +196,22 @@ def test_board_names_unique_and_expressions_in_range():
     assert curves.shape == (3, len(expression_names()))
     assert curves.min() >= 0.0 and curves.max() <= 1.0
     assert not curves[2].any()  # the neutral board gives all-zero curves
+
+
+def test_rotations_follow_the_curves_with_live_link_faces_names_and_unit(server):
+    from livelink_bridge.transports.livelink_face import ROTATION_NAMES, board_to_arkit
+
+    srv, dispatcher = server
+    frames = _frames(3)
+    moved = RigFrame(frames[1].index, frames[1].capture_time, frames[1].values,
+                     head_eyes=np.array([9.0, 4.5, -1.8, 3.6, 1.8, 0.0], np.float32))
+    with OscFrameTransport("127.0.0.1", srv.server_address[1], subject="Ada", curve_set="board", rotations=True) as tx:
+        n_packets = len(tx.names_packets())
+        for frame in (frames[0], moved, frames[2]):  # the last one is a stand-in: no head of its own
+            tx.send_frame(frame)
+        received = _take(dispatcher, n_packets + 3)
+    assert _assemble(received[:n_packets]) == list(board_curve_names()) + list(ROTATION_NAMES)
+    rotations = [np.array(args[2:], np.float32)[rig.NUM_CONTROLS:] for _, args in received[n_packets:]]
+    assert np.allclose(rotations[0], board_to_arkit(frames[0].values)[-9:])
+    assert np.allclose(rotations[1][:3], [9.0 / 180, -4.5 / 180, -1.8 / 180])
+    assert np.allclose(rotations[2][:3], rotations[1][:3])  # the stand-in holds the head where it was

@@ -182,6 +182,23 @@ def board_to_arkit(values: np.ndarray, head_eyes: np.ndarray | None = None) -> n
     return out
 
 
+# The head and eye rotations, after the blendshapes: Live Link Face's names, in its unit.
+ROTATION_NAMES = ARKIT_NAMES[NUM_BLENDSHAPES:]
+
+
+class HeadEyesHold:
+    """The head and eyes of the newest final frame, for frames that carry none (the clock's
+    stand-ins): the head holds where it was instead of snapping to rest."""
+
+    def __init__(self) -> None:
+        self.head_eyes: np.ndarray | None = None
+
+    def of(self, frame: RigFrame) -> np.ndarray | None:
+        if frame.head_eyes is not None:
+            self.head_eyes = frame.head_eyes
+        return self.head_eyes
+
+
 def frame_time(capture_time: float) -> tuple[int, float]:
     """time.time() -> (60 fps frame number since local midnight, sub-frame in [0, 1))."""
     moment = datetime.datetime.fromtimestamp(capture_time)
@@ -228,7 +245,7 @@ class LiveLinkFaceTransport(UdpSender):
         if not subject or len(subject.encode("utf-8")) > 255 or len(device_id.encode("utf-8")) > 255:
             raise ConfigError("Live Link Face subject and device id must be 1..255 bytes")
         self.subject, self.device_id = subject, device_id
-        self._head_eyes: np.ndarray | None = None  # the latest head and eyes sent
+        self._held = HeadEyesHold()
 
     def _opened(self) -> None:
         logger.info("Live Link Face -> %s:%d subject %s device %s", self.host, self.port, self.subject,
@@ -237,9 +254,7 @@ class LiveLinkFaceTransport(UdpSender):
     def send_frame(self, frame: RigFrame) -> None:
         if not self.is_open:
             self.open()
-        if frame.head_eyes is not None:  # a stand-in frame has none: the head holds where it was
-            self._head_eyes = frame.head_eyes
         number, sub = frame_time(frame.capture_time)
-        self._send_datagram(encode_packet(board_to_arkit(frame.values, self._head_eyes), self.subject,
+        self._send_datagram(encode_packet(board_to_arkit(frame.values, self._held.of(frame)), self.subject,
                                           self.device_id, number, sub))
         self.frames_sent += 1

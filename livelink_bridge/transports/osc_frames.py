@@ -24,6 +24,8 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.livelink_face import (NUM_BLENDSHAPES, ROTATION_NAMES, HeadEyesHold,
+                                                      board_to_arkit)
 from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.curve_sets import CurveSet, check_curve_set, curve_names, to_curves
 from medtalk_core.errors import ConfigError
@@ -72,6 +74,9 @@ class OscTransportConfig:
     subject: str = "MEDTalk"  # Live Link subject name, part of the OSC address
     curve_set: CurveSet = "expressions"  # "expressions" (CTRL_expressions_* curves a MetaHuman face reads) | "board" (174 controls)
     face_board: str = DEFAULT_FACE_BOARD  # board whose wiring derives the expressions: "classic" | "mh4" (the newer MetaHuman board)
+    # Also HeadYaw ... RightEyeRoll (Live Link Face's names and unit) after the curves: head motion
+    # and saccades for an Anim Blueprint to apply. Off until that recipe is checked in an editor.
+    rotations: bool = False
 
 
 class OscFrameTransport(UdpSender):
@@ -84,6 +89,7 @@ class OscFrameTransport(UdpSender):
         subject: str = OscTransportConfig.subject,
         curve_set: CurveSet = OscTransportConfig.curve_set,
         face_board: str = OscTransportConfig.face_board,
+        rotations: bool = OscTransportConfig.rotations,
         names_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,7 +97,9 @@ class OscFrameTransport(UdpSender):
         self.subject = _validate_subject(subject)
         self.curve_set = check_curve_set(curve_set)
         self.face_board = face_board  # whose wiring derives the expressions curves
-        self.names = curve_names(curve_set, face_board)
+        self.rotations = rotations
+        self.names = curve_names(curve_set, face_board) + (ROTATION_NAMES if rotations else ())
+        self._held = HeadEyesHold()
         self.names_interval_s = float(names_interval_s)  # re-send period for late receivers
         self._clock = clock
         self._frame_address = f"/medtalk/{subject}/frame"
@@ -127,6 +135,8 @@ class OscFrameTransport(UdpSender):
 
     def encode_frame(self, frame: RigFrame) -> bytes:
         values = to_curves(frame.values, self.curve_set, self.face_board)  # (N,)
+        if self.rotations:  # the head and eyes, exactly as on the Live Link Face route
+            values = np.concatenate([values, board_to_arkit(frame.values, self._held.of(frame))[NUM_BLENDSHAPES:]])
         if self._frame_head is None or self._frame_head[1] != len(values):
             self._frame_head = (_osc_head(self._frame_address, "id" + "f" * len(values)), len(values))
         # Frame numbers wrap at 2^31 (about 414 days at 60 fps) to stay a valid int32.
