@@ -11,7 +11,6 @@ GuidanceState; the loop itself waits for nothing but the model.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
@@ -22,8 +21,6 @@ import numpy as np
 
 from medtalk_core import model_choice
 from medtalk_core.audio import zero_nonfinite
-from medtalk_core.head_eyes import COLUMNS, HeadEyes
-from medtalk_core.rig import EMOTIONS
 from medtalk_core.inference_mode import rules
 
 from livelink_bridge.access import Access, image_folders
@@ -37,6 +34,7 @@ from livelink_bridge.daemon_config import DaemonConfig
 from livelink_bridge.engine import StreamingEngine
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.guidance_worker import AnimatorRecipe, GuidanceWorker
+from livelink_bridge.head_motion import HeadMotion
 from livelink_bridge.panel import PanelServer
 from livelink_bridge.process_tuning import ProcessTuning
 from livelink_bridge.sources import AudioChunk, AudioSource, example_path
@@ -125,15 +123,13 @@ class Daemon:
         self._stop = threading.Event()
         self._sender_done = threading.Event()
         self._clock_lock = threading.Lock()  # the loop pushes frames, the sender takes them
+        self.head_motion = HeadMotion(cfg.head_eyes)  # head and eyes of the final frames
         self.engine: StreamingEngine | None = None
         self.clock: FrameClock | None = None
         self.state: GuidanceState | None = None
         self.control: ControlServer | None = None
         self.hotkeys: Hotkeys | None = None
         self.panel: PanelServer | None = None
-        self.head_eyes = HeadEyes(cfg.head_eyes)  # runs while the guidance state says head_eyes
-        self._gaze = (0.0, 0.0)  # the gaze target the generator was last told
-        self._moving = False  # whether the generator has run since it was last reset
         self.worker: TranscribeWorker | None = None
         self.guidance_worker: GuidanceWorker | None = None
         self.segmenter: SpeechSegmenter | None = None
@@ -361,7 +357,7 @@ class Daemon:
     def _deliver(self, frames: list[RigFrame]) -> None:
         self.stats.model_runs = self.engine.runs
         if frames:
-            frames = self._with_head_eyes(frames)
+            frames = self.head_motion.annotate(frames, self.state.snapshot(), self.engine.level_db)
         if self.clock is not None:
             provisional = self.engine.provisional()
             now = time.time()
@@ -370,25 +366,6 @@ class Daemon:
                 self.clock.offer(provisional)
         else:
             self._send(frames)
-
-    def _with_head_eyes(self, frames: list[RigFrame]) -> list[RigFrame]:
-        """Final frames with the head and eyes their audio's level drives (no lookahead: a frame's
-        motion depends on the audio up to it), shaped by the emotion label when there is one;
-        switched off, a still head and no saccades (zeros: the packets as they were before)."""
-        snap = self.state.snapshot()
-        if not snap.head_eyes:
-            if self._moving:
-                self.head_eyes.reset()  # switched on again, it starts from the rest pose
-                self._moving = False
-            still = np.zeros(len(COLUMNS), np.float32)
-            return [dataclasses.replace(f, head_eyes=still) for f in frames]
-        if snap.gaze != self._gaze:
-            self._gaze = snap.gaze
-            self.head_eyes.set_gaze_target(*snap.gaze)
-        self._moving = True
-        energy = np.array([self.engine.level_db(f.index) for f in frames], np.float32)
-        motion = self.head_eyes.step(energy, snap.description if snap.description in EMOTIONS else "neutral")
-        return [dataclasses.replace(f, head_eyes=m) for f, m in zip(frames, motion)]
 
     def _send(self, frames: list[RigFrame]) -> None:
         for frame in frames:
