@@ -31,18 +31,10 @@ Color = tuple[int, int, int]
 
 # The drawing's colours (the browser panel draws with the same, sent from here).
 PALETTE: dict[str, Color] = {
-    "background": (58, 64, 76),
-    "skin": (226, 186, 160),
-    "skin_dark": (120, 78, 62),
-    "blush": (222, 128, 120),
-    "eye_white": (246, 246, 242),
-    "iris": (70, 110, 150),
-    "pupil": (12, 12, 16),
-    "brow": (72, 48, 36),
-    "lid_line": (60, 36, 30),
-    "lip": (178, 82, 84),
-    "mouth_inside": (62, 14, 22),
-    "teeth": (240, 238, 228),
+    "background": (58, 64, 76), "skin": (226, 186, 160), "skin_dark": (120, 78, 62),
+    "blush": (222, 128, 120), "eye_white": (246, 246, 242), "iris": (70, 110, 150),
+    "pupil": (12, 12, 16), "brow": (72, 48, 36), "lid_line": (60, 36, 30),
+    "lip": (178, 82, 84), "mouth_inside": (62, 14, 22), "teeth": (240, 238, 228),
 }
 
 # Neutral layout in units of the image side (0..1).
