@@ -11,7 +11,8 @@ import pytest
 from livelink_bridge.sources import example_path
 from medtalk_core import audio
 from medtalk_core.head_eyes import (COLUMNS, EMOTION_STYLES, SILENCE_DB, HeadEyes, HeadEyesConfig,
-                                    frame_energy_db, motion_statistics, speaking_frames)
+                                    frame_energy_db, speaking_frames)
+from medtalk_core.head_eyes_stats import motion_statistics
 from medtalk_core.rig import EMOTIONS
 
 FPS = audio.FPS
