@@ -23,7 +23,9 @@ class HeadMotion:
     batch from the daemon loop; no lookahead (a frame's motion depends on the audio up to it)."""
 
     def __init__(self, cfg: HeadEyesConfig) -> None:
-        self.generator = HeadEyes(cfg)
+        # `cfg.enabled` is where the guidance state's switch starts (GuidanceState(head_eyes=...));
+        # the switch alone turns the motion on and off, so the generator itself always runs.
+        self.generator = HeadEyes(dataclasses.replace(cfg, enabled=True))
         self._gaze = (0.0, 0.0)  # the gaze target the generator was last told
         self._moving = False  # whether the generator has run since it was last reset
 
