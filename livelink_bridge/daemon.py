@@ -381,7 +381,7 @@ class Daemon:
                                        self._send_errors, exc)
             self.stats.record_send(frame.capture_time, time.time(), packets)
         if frames and self.panel is not None:
-            self.panel.offer(frames[-1].values)
+            self.panel.offer(frames[-1])
 
 
 def _fmt(value: float | None) -> str:

@@ -40,12 +40,15 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.face_drawing import PALETTE, face_geometry
 from medtalk_core.image_files import check_image_file
 from medtalk_core.rig import EMOTIONS
+from medtalk_core.rotation_curves import rotation_curves
 
 from livelink_bridge.access import Access, is_loopback
 from livelink_bridge.control.hotkeys import INTENSITY_STEP
 from livelink_bridge.control.messages import MAX_INTENSITY, DecodeRules, StatusQuery, decode_json, image_request
 from livelink_bridge.control.server import TokenBucket
 from livelink_bridge.control.state import GuidanceState
+from livelink_bridge.frames import RigFrame
+from livelink_bridge.transports.livelink_face import HeadEyesHold
 from livelink_bridge.loop_thread import LoopThread
 from livelink_bridge.quiet_log import QuietLog, library_logger
 from livelink_bridge.sources.listeners import peer_address
@@ -123,7 +126,8 @@ class PanelServer:
         self.refused = 0
         self.log = QuietLog(logger, "panel: refusals", per_s=2)
         self._lock = threading.Lock()
-        self._frame: np.ndarray | None = None  # the newest frame sent (set by offer, a reference only)
+        self._frame: RigFrame | None = None  # the newest frame sent (set by offer, a reference only)
+        self._held = HeadEyesHold()  # the head of the newest frame that had one (stand-ins have none)
         self._frame_seq = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -168,7 +172,7 @@ class PanelServer:
         shutil.rmtree(self._uploads, ignore_errors=True)
 
     # --- the daemon's sender thread ---
-    def offer(self, frame: np.ndarray) -> None:
+    def offer(self, frame: RigFrame) -> None:
         """The frame just sent; kept by reference, drawn later by the publisher (if at all)."""
         self._frame = frame
         self._frame_seq += 1
@@ -185,7 +189,10 @@ class PanelServer:
             frame, seq = self._frame, self._frame_seq
             if frame is not None and seq != last_seq:
                 last_seq = seq
-                face = json.dumps({"type": "face", "geometry": _rounded(face_geometry(frame, self.cfg.face_size))})
+                head_eyes = self._held.of(frame)
+                rotations = None if head_eyes is None else rotation_curves(frame.values[None], head_eyes[None])[0]
+                geometry = face_geometry(frame.values, self.cfg.face_size, rotations)
+                face = json.dumps({"type": "face", "geometry": _rounded(geometry)})
                 for page in pages:
                     page.post("face", face)
             now = time.monotonic()

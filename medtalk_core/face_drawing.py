@@ -16,6 +16,9 @@ cheekRaise, eyelidU/D), gaze (C_eye and L/R_eye translateX/Y), pupils, ears, nos
 wrinkleUpper, nasolabialDeepen), jaw (translateX/Y, openExtreme), mouth (translateX/Y, corners,
 cornerPull, sharpCornerPull, cornerDepress, dimple, stretch, purse, funnel, towards,
 lipsTogether, upperLipRaise, lowerLipDepress, lip thickness and roll, suckBlow for the cheeks).
+With a frame's nine rotation curves (`medtalk_core.rotation_curves`) the head turns too: yaw and
+pitch slide the features across the face as on a turning ball (the nose most, the ears the other
+way), roll tilts the whole picture about the neck, and the eyes look where the curves say.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import rig
+from .rotation_curves import GAZE_PITCH_DEG, GAZE_YAW_DEG, eye_degrees, head_degrees
 
 Color = tuple[int, int, int]
 
@@ -49,6 +53,10 @@ _MOUTH_Y = 0.72
 _MOUTH_HALF_W = 0.11
 _JAW_GAP = 0.16  # lip gap at CTRL_C_jaw-translateY = 1
 _CURVE_POINTS = 10  # samples per half lip / lid curve
+_HEAD_RADIUS = 0.3  # features slide by this times sin(angle) as the head turns (a ball of the face's width)
+_NOSE_DEPTH, _EAR_DEPTH = 1.4, -0.5  # the nose tip stands out, the ears sit behind: more, and opposite, slide
+_NECK = (0.5, 0.95)  # the point the head tilts (rolls) about
+_Y_KEYS = frozenset({"upper_inner_y", "lower_inner_y", "box_top", "box_bottom"})  # lone y coordinates
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +149,8 @@ def _mouth(c: _Controls, gap: float) -> dict[str, Any]:
     }
 
 
-def _eye(c: _Controls, side: str, sign: float) -> dict[str, Any]:
+def _eye(c: _Controls, side: str, sign: float, look: tuple[float, float] | None = None) -> dict[str, Any]:
+    """`look`: the eye's yaw and pitch in degrees, when rotation curves say it (else the gaze controls)."""
     def s(name: str) -> float:
         return c.side(side, name)
     cx, cy = 0.5 + sign * _EYE_DX, _EYE_Y
@@ -151,8 +160,8 @@ def _eye(c: _Controls, side: str, sign: float) -> dict[str, Any]:
     open_d = _EYE_OPEN_D * (1.0 - max(blink, 0.0)) - 0.014 * s("eye_cheekRaise-translateY") \
         - 0.008 * s("eye_squintInner-translateY") - 0.01 * s("eye_eyelidD-translateY")
     open_u, open_d = max(open_u, 0.0), max(open_d, 0.0)
-    look_x = s("eye-translateX") + c("C_eye-translateX")
-    look_y = s("eye-translateY") + c("C_eye-translateY")
+    look_x = s("eye-translateX") + c("C_eye-translateX") if look is None else look[0] / GAZE_YAW_DEG
+    look_y = s("eye-translateY") + c("C_eye-translateY") if look is None else look[1] / GAZE_PITCH_DEG
     reach_x = _EYE_HALF_W - _IRIS_R
     iris = (cx + float(np.clip(look_x, -1, 1)) * reach_x, cy - float(np.clip(look_y, -1, 1)) * 0.025)
     x0, x1 = cx - _EYE_HALF_W, cx + _EYE_HALF_W
@@ -197,10 +206,23 @@ def _head(c: _Controls, gap: float) -> np.ndarray:
     return np.stack([x, y], axis=1)
 
 
-def face_geometry(frame: np.ndarray, size: int = 128) -> dict[str, Any]:
+def _shifted(value: Any, dx: float, dy: float, key: str = "") -> Any:
+    """Points (arrays of (x, y), (x, y) tuples, lone y coordinates under _Y_KEYS) moved by (dx, dy);
+    lengths and weights unchanged."""
+    if isinstance(value, dict):
+        return {k: _shifted(v, dx, dy, k) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value + np.array([dx, dy])
+    if isinstance(value, tuple):
+        return (value[0] + dx, value[1] + dy)
+    return value + dy if key in _Y_KEYS else value
+
+
+def face_geometry(frame: np.ndarray, size: int = 128, rotations: np.ndarray | None = None) -> dict[str, Any]:
     """Every shape of the drawing in pixels for a `size` x `size` image.
 
-    `frame` is one (174,) rig frame (clamped to the valid ranges first). Scalars of note:
+    `frame` is one (174,) rig frame (clamped to the valid ranges first); `rotations`, its (9,)
+    rotation curves, turn the head and aim the eyes. Scalars of note:
     `mouth_opening_px` (inner lip gap at the mouth centre), `mouth_width_px`,
     `eye_opening_px` {"L", "R"}, `brow_height_px` {"L", "R"} (from the image top to the mean brow).
     """
@@ -212,7 +234,9 @@ def face_geometry(frame: np.ndarray, size: int = 128) -> dict[str, Any]:
     gap = (_JAW_GAP * max(c("C_jaw-translateY"), 0.0) + 0.05 * c("C_jaw_openExtreme-translateY")) \
         * (1.0 - 0.8 * together)
     mouth = _mouth(c, gap)
-    eyes = {"L": _eye(c, "L", 1.0), "R": _eye(c, "R", -1.0)}
+    looks = {"L": None, "R": None} if rotations is None else \
+        {k: tuple(v.tolist()) for k, v in eye_degrees(np.nan_to_num(rotations)).items()}
+    eyes = {"L": _eye(c, "L", 1.0, looks["L"]), "R": _eye(c, "R", -1.0, looks["R"])}
     brows = {"L": _brow(c, "L", 1.0), "R": _brow(c, "R", -1.0)}
     puff = -0.5 * (c("L_mouth_suckBlow-translateY") + c("R_mouth_suckBlow-translateY"))  # negative = blow
     cheeks = {}
@@ -233,6 +257,14 @@ def face_geometry(frame: np.ndarray, size: int = 128) -> dict[str, Any]:
                  for s in ("L", "R")},
     }
     ears = {s: 0.44 - 0.03 * c.side(s, "ear_up-translateY") for s in ("L", "R")}
+    ears_x = {s: 0.5 + sign * 0.34 for s, sign in (("L", 1.0), ("R", -1.0))}
+    yaw, pitch, roll = (0.0, 0.0, 0.0) if rotations is None else head_degrees(np.nan_to_num(rotations)).tolist()
+    # Yaw toward the character's left (drawn on the viewer's right) slides the features right; up, up.
+    dx, dy = _HEAD_RADIUS * np.sin(np.radians(yaw)), -_HEAD_RADIUS * np.sin(np.radians(pitch))
+    mouth, eyes, brows, cheeks = (_shifted(v, dx, dy) for v in (mouth, eyes, brows, cheeks))
+    nose = _shifted(nose, _NOSE_DEPTH * dx, _NOSE_DEPTH * dy)
+    ears = {k: v + _EAR_DEPTH * dy for k, v in ears.items()}
+    ears_x = {k: v + _EAR_DEPTH * dx for k, v in ears_x.items()}
 
     scale = float(size)
 
@@ -249,12 +281,15 @@ def face_geometry(frame: np.ndarray, size: int = 128) -> dict[str, Any]:
         "size": size,
         "head": px(_head(c, gap)),
         "ears_y": px(ears),
+        "ears_x": px(ears_x),
+        "roll_deg": roll,  # the picture tilts by this about "neck" (> 0: toward the character's left shoulder)
+        "neck": px(_NECK),
         "eyes": {k: px(v) for k, v in eyes.items()},
         "brows": {k: px(v) for k, v in brows.items()},
         "cheeks": {k: px(v) for k, v in cheeks.items()},
         "nose": px(nose),
         "mouth": px(mouth),
-        "eye_line_px": _EYE_Y * scale,  # the eyes' resting height: the nose bridge starts below it
+        "eye_line_px": (_EYE_Y + dy) * scale,  # the eyes' resting height: the nose bridge starts below it
         "mouth_opening_px": (mouth["lower_inner_y"] - mouth["upper_inner_y"]) * scale,
         "mouth_width_px": (mouth["corner_L"][0] - mouth["corner_R"][0]) * scale,
         "eye_opening_px": {k: v["opening"] * scale for k, v in eyes.items()},
@@ -280,9 +315,9 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     line = max(1, round(size * ss / 128))
 
-    for side, sign in (("L", 1.0), ("R", -1.0)):  # ears behind the head
-        ear_x = size * (0.5 + sign * 0.34)
-        _circle(draw, (ear_x, geo["ears_y"][side]), size * 0.045, ss, _mix(PALETTE["skin"], PALETTE["skin_dark"], 0.15))
+    for side in ("L", "R"):  # ears behind the head
+        _circle(draw, (geo["ears_x"][side], geo["ears_y"][side]), size * 0.045, ss,
+                _mix(PALETTE["skin"], PALETTE["skin_dark"], 0.15))
     draw.polygon(_points(geo["head"], ss), fill=PALETTE["skin"])
 
     for side in ("L", "R"):
@@ -352,14 +387,19 @@ def render_geometry(geo: dict[str, Any], supersample: int = 2) -> np.ndarray:
     else:
         draw.line(_points(mouth["upper_inner_curve"], ss), fill=PALETTE["mouth_inside"], width=line)
 
+    if geo["roll_deg"]:
+        # The character's left shoulder is on the viewer's right: tilting toward it is clockwise.
+        pivot = (geo["neck"][0] * ss, geo["neck"][1] * ss)
+        image = image.rotate(-geo["roll_deg"], resample=Image.BICUBIC, center=pivot, fillcolor=PALETTE["background"])
     if ss > 1:
         image = image.reduce(ss)
     return np.asarray(image, dtype=np.uint8)
 
 
-def draw_face(frame: np.ndarray, size: int = 128, supersample: int = 2) -> np.ndarray:
-    """One (174,) rig frame -> (size, size, 3) uint8 RGB front-view face."""
-    return render_geometry(face_geometry(frame, size), supersample)
+def draw_face(frame: np.ndarray, size: int = 128, supersample: int = 2,
+              rotations: np.ndarray | None = None) -> np.ndarray:
+    """One (174,) rig frame (and its (9,) rotation curves) -> (size, size, 3) uint8 RGB face."""
+    return render_geometry(face_geometry(frame, size, rotations), supersample)
 
 
 def draw_faces(frames: np.ndarray, size: int = 128, supersample: int = 2) -> np.ndarray:

@@ -17,6 +17,7 @@ from medtalk_core import audio, rig
 from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.curve_sets import board_curve_names
 from medtalk_core.errors import MedtalkError
+from medtalk_core.rotation_curves import ROTATION_NAMES
 from medtalk_core.long_audio import AudioFileReader, Stitcher, Window, WindowOptions, animate_file, plan_windows
 
 RNG = np.random.default_rng(0)
@@ -46,7 +47,7 @@ def test_writers_round_trip_in_blocks(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"take.{fmt}"
     count = writers.get_writer(fmt).write(path, [take[:10], take[10:11], take[11:]], fps=60)
     assert count == 47
-    frames, fps = writers.read_rig_file(path)
+    frames, fps, _ = writers.read_rig_file(path)
     assert frames.shape == (47, rig.NUM_CONTROLS)
     assert np.allclose(frames, take, atol=1e-6)
     assert fps == pytest.approx(60.0)
@@ -185,9 +186,14 @@ def test_bake_folder_with_a_corrupt_and_a_silent_file(tmp_path: Path, clips: Pat
     assert code == 1
     assert "FAILED" in printed and "corrupt.wav" in printed and "silent.wav" in printed
     produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert produced == sorted(f"{stem}.{ext}" for stem in ("a", "act1/b", "act1/c") for ext in ("csv", "json", "txt"))
+    assert produced == sorted(f"{stem}.{ext}" for stem in ("a", "act1/b", "act1/c")
+                              for ext in ("csv", "json", "txt", "rotations.txt"))
     # Sidecar guidance (happy at 0.5) used, same numbers as the animator gives directly.
-    frames, fps = writers.read_rig_file(out / "a.csv")
+    frames, fps, rotations = writers.read_rig_file(out / "a.csv")
+    assert rotations.shape == (frames.shape[0], 9)
+    for fmt in ("json", "txt"):  # every format carries the same take
+        same = writers.read_rig_file(out / f"a.{fmt}")
+        assert np.allclose(same.frames, frames, atol=2e-6) and np.allclose(same.rotations, rotations, atol=2e-6)
     expected = animator.animate(audio.load_audio(clips / "a.wav"), animator.guidance("happy", 0.5), transcript="")
     assert fps == 60 and frames.shape == expected.shape
     assert np.allclose(frames, expected, atol=2e-5)
@@ -217,8 +223,8 @@ def test_fps_30_output_is_every_other_frame(tmp_path: Path, clips: Path, tiny_ch
     assert bake_cli(str(wav), "--out", str(tmp_path / "60"), "--checkpoint", str(tiny_checkpoint)) == 0
     assert bake_cli(str(wav), "--out", str(tmp_path / "30"), "--fps", "30", "--format", "json",
                     "--checkpoint", str(tiny_checkpoint)) == 0
-    f60, _ = writers.read_rig_file(tmp_path / "60" / "b.csv")
-    f30, fps = writers.read_rig_file(tmp_path / "30" / "b.json")
+    f60, _, _ = writers.read_rig_file(tmp_path / "60" / "b.csv")
+    f30, fps, _ = writers.read_rig_file(tmp_path / "30" / "b.json")
     assert fps == 30 and f30.shape[0] == (f60.shape[0] - 1) // 2 + 1
     assert np.allclose(f30, f60[::2], atol=2e-6)
 
@@ -233,7 +239,7 @@ def test_manifest_overrides_sidecar_and_flags_conflict(tmp_path: Path, clips: Pa
     (clips / "corrupt.wav").unlink()
     report = bake(animator, [clips], tmp_path / "out", BakeOptions(transcribe=False), manifest=manifest)
     assert not report.failed and len(report.baked) == 3
-    frames, _ = writers.read_rig_file(tmp_path / "out" / "a.csv")
+    frames, _, _ = writers.read_rig_file(tmp_path / "out" / "a.csv")
     sad = animator.animate(audio.load_audio(clips / "a.wav"), animator.guidance("sad"), transcript="")
     assert np.allclose(frames, sad, atol=2e-5)
 
@@ -275,16 +281,16 @@ def test_expressions_curve_set(tmp_path: Path, clips: Path, tiny_checkpoint) -> 
     assert bake_cli(str(wav), "--out", str(tmp_path / "board"), "--checkpoint", str(tiny_checkpoint)) == 0
     assert bake_cli(str(wav), "--out", str(tmp_path / "expr"), "--curves", "expressions",
                     "--checkpoint", str(tiny_checkpoint)) == 0
-    board, _ = writers.read_rig_file(tmp_path / "board" / "c.csv")
+    board, _, _ = writers.read_rig_file(tmp_path / "board" / "c.csv")
     with (tmp_path / "expr" / "c.csv").open() as handle:
         header = handle.readline().strip().split(",")
-    assert header == ["time", *expression_names()]
-    expr = np.loadtxt(tmp_path / "expr" / "c.csv", delimiter=",", skiprows=1)[:, 1:]
+    assert header == ["time", *expression_names(), *ROTATION_NAMES]
+    expr = np.loadtxt(tmp_path / "expr" / "c.csv", delimiter=",", skiprows=1)[:, 1:-len(ROTATION_NAMES)]
     assert np.allclose(expr, board_to_expressions(board), atol=2e-6)
     assert bake_cli(str(wav), "--out", str(tmp_path / "mh4"), "--curves", "expressions", "--face-board", "mh4",
                     "--checkpoint", str(tiny_checkpoint)) == 0
     with (tmp_path / "mh4" / "c.csv").open() as handle:
-        assert handle.readline().strip().split(",") == ["time", *expression_names("mh4")]
+        assert handle.readline().strip().split(",") == ["time", *expression_names("mh4"), *ROTATION_NAMES]
 
 
 def test_script_lines_feed_the_text_branch(tmp_path: Path, clips: Path, animator) -> None:
@@ -298,9 +304,94 @@ def test_script_lines_feed_the_text_branch(tmp_path: Path, clips: Path, animator
     assert not report.failed and len(report.baked) == 3
     for stem, text, guidance in (("act1/b", "I told you never to come back here", "neutral"),
                                  ("act1/c", "what a lovely surprise", "sad")):
-        frames, _ = writers.read_rig_file(tmp_path / "out" / f"{stem}.csv")
+        frames, _, _ = writers.read_rig_file(tmp_path / "out" / f"{stem}.csv")
         wav = next(clips.glob(f"{stem}.*[!t]"))
         with_text = animator.animate(audio.load_audio(wav), animator.guidance(guidance), transcript=text)
         audio_only = animator.animate(audio.load_audio(wav), animator.guidance(guidance), transcript="")
         assert np.allclose(frames, with_text, atol=2e-5)
         assert not np.allclose(frames, audio_only, atol=1e-4)
+
+
+# --- head and eyes in takes (format version 2) -------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "txt"])
+def test_a_take_with_rotations_round_trips_and_resamples(tmp_path: Path, fmt: str) -> None:
+    from medtalk_core.rotation_curves import rotation_curves
+
+    take = random_take(31)
+    motion = np.zeros((31, 6), np.float32)
+    motion[:, 0] = np.linspace(-10, 10, 31)  # yaw sweeps: a line, so 30 fps keeps every other value
+    motion[:, 3] = 3.0
+    path = tmp_path / f"take.{fmt}"
+    with writers.OutputSet({fmt: path}, fps=30, rotations=True) as out:
+        for first in (0, 7, 8, 20):  # blocks of 7, 1, 12, 11
+            last = {0: 7, 7: 8, 8: 20, 20: 31}[first]
+            out.push(take[first:last], motion[first:last])
+    frames, fps, rotations = writers.read_rig_file(path, txt_fps=30)
+    expected = rotation_curves(take, motion)[::2]  # (16, 9)
+    assert fps == 30 and frames.shape == (16, 174) and np.allclose(frames, take[::2], atol=2e-6)
+    assert np.allclose(rotations, expected, atol=2e-6)
+    if fmt == "json":
+        assert json.loads(path.read_text())["version"] == writers.TAKE_VERSION
+    if fmt == "txt":  # the release's layout untouched: 174 columns, the rotations beside it
+        assert np.loadtxt(path, delimiter=",").shape == (16, 174)
+        assert writers.rotations_path(path).name == "take.rotations.txt"
+
+
+def test_version_1_takes_still_read_and_others_fail_in_one_line(tmp_path: Path) -> None:
+    old = tmp_path / "old.csv"  # what bakes wrote before head motion, and --no-head-eyes writes now
+    old.write_text("time," + ",".join(board_curve_names()) + "\n0.0," + ",".join(["0.1"] * 174) + "\n")
+    frames, fps, rotations = writers.read_rig_file(old)
+    assert frames.shape == (1, 174) and rotations is None
+    old_json = tmp_path / "old.json"
+    old_json.write_text(json.dumps({"fps": 60, "names": list(board_curve_names()), "frames": [[0.0] * 174],
+                                    "num_frames": 1}))
+    assert writers.read_rig_file(old_json).rotations is None
+    odd = tmp_path / "odd.csv"
+    odd.write_text("time,a,b\n0,1,2\n")
+    with pytest.raises(MedtalkError, match="expected the 174 board curves, optionally followed by HeadYaw") as err:
+        writers.read_rig_file(odd)
+    assert "\n" not in str(err.value)
+    txt = tmp_path / "t.txt"
+    np.savetxt(txt, np.zeros((3, 174)), delimiter=",")
+    np.savetxt(writers.rotations_path(txt), np.zeros((2, 9)), delimiter=",")  # a row short
+    with pytest.raises(MedtalkError, match="t.rotations.txt holds"):
+        writers.read_rig_file(txt)
+
+
+def test_bake_head_motion_is_seeded_switchable_and_moves_with_speech(tmp_path: Path, tiny_checkpoint) -> None:
+    clip = tmp_path / "in" / "line.wav"
+    clip.parent.mkdir()
+    voice = speechlike(3.0, seed=4)
+    voice[int(1.8 * 16000):] *= 0.0005  # speech, then a pause
+    sf.write(clip, voice, 16000)
+
+    def baked(name: str, *flags: str) -> writers.RigTake:
+        assert bake_cli(str(clip), "--out", str(tmp_path / name), "--checkpoint", str(tiny_checkpoint),
+                        "--emotion", "angry", *flags) == 0
+        return writers.read_rig_file(tmp_path / name / "line.csv")
+
+    first, again, other = baked("a"), baked("b"), baked("c", "--head-seed", "7")
+    assert np.array_equal(first.rotations, again.rotations)  # the same input and seed: the same motion
+    assert not np.allclose(first.rotations, other.rotations)
+    head_yaw = first.rotations[:, 0] * 180
+    assert head_yaw[:100].std() > 0.5  # the head moves while the speech plays
+    assert np.abs(np.diff(head_yaw[-20:])).max() < np.abs(np.diff(head_yaw[:100])).max()  # and calms in the pause
+    off = baked("d", "--no-head-eyes")
+    assert off.rotations is None and np.array_equal(off.frames, first.frames)  # off: today's take, face untouched
+    calm = baked("e", "--head-scale", "0.25")
+    assert calm.rotations[:, 0].std() < first.rotations[:, 0].std()
+
+
+def test_a_long_file_gets_the_motion_of_the_whole_file(tmp_path: Path, monkeypatch) -> None:
+    from livelink_bridge.offline import bake as bake_module
+    from medtalk_core.head_eyes import frame_energy_db
+
+    path = tmp_path / "long.wav"
+    samples = speechlike(2.3, seed=5)
+    sf.write(path, samples, 16000)
+    monkeypatch.setattr(bake_module, "_ENERGY_BLOCK", 800 * 7)  # 0.35 s blocks: many block edges
+    reader = AudioFileReader(path)
+    energy = bake_module.file_energy_db(reader)
+    assert np.allclose(energy, frame_energy_db(reader.read(0, reader.num_samples)), atol=1e-4)  # blocks = whole
+    assert energy.shape == (audio.num_frames(samples.shape[0]),)

@@ -78,8 +78,8 @@ def test_bake_on_cuda_matches_the_cpu(gpu_animator: Animator, animator: Animator
         reports[name] = bake(anim, [tmp_path / "in"], tmp_path / name, BakeOptions(formats=("csv",)))
         assert len(reports[name].baked) == 3 and not reports[name].failed
     for i in range(3):
-        gpu, _ = read_rig_file(tmp_path / "gpu" / f"line_{i}.csv")
-        cpu, _ = read_rig_file(tmp_path / "cpu" / f"line_{i}.csv")
+        gpu, _, _ = read_rig_file(tmp_path / "gpu" / f"line_{i}.csv")
+        cpu, _, _ = read_rig_file(tmp_path / "cpu" / f"line_{i}.csv")
         np.testing.assert_allclose(gpu, cpu, atol=1e-3)  # the CSV keeps a few decimals
 
 

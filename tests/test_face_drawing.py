@@ -105,3 +105,36 @@ def test_out_of_range_values_are_clamped_and_bad_shapes_rejected() -> None:
         fd.draw_face(np.zeros(173, np.float32))
     with pytest.raises(ValueError):
         fd.draw_faces(np.zeros((3, 170), np.float32))
+
+
+def _rotations(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, eye_yaw: float = 0.0) -> np.ndarray:
+    """(9,) rotation curves of a still face with this head and eye motion (degrees)."""
+    from medtalk_core.rotation_curves import rotation_curves
+
+    return rotation_curves(np.zeros((1, rig.NUM_CONTROLS), np.float32),
+                           np.array([[yaw, pitch, roll, eye_yaw, 0.0, 0.0]], np.float32))[0]
+
+
+def test_the_head_turns_and_the_eyes_look_where_the_rotation_curves_say() -> None:
+    still = np.zeros(rig.NUM_CONTROLS, np.float32)
+    front = fd.face_geometry(still, 128)
+    assert fd.face_geometry(still, 128, _rotations())["eyes"]["L"]["center"] == pytest.approx(front["eyes"]["L"]["center"])
+    left = fd.face_geometry(still, 128, _rotations(yaw=20.0))  # toward the character's left: the viewer's right
+    shift = left["eyes"]["L"]["center"][0] - front["eyes"]["L"]["center"][0]
+    assert shift > 0.05 * 128
+    assert left["nose"]["tip"][0] - front["nose"]["tip"][0] > shift  # the nose stands out: it slides more
+    assert left["ears_x"]["L"] < front["ears_x"]["L"]  # the ears sit behind: they slide the other way
+    up = fd.face_geometry(still, 128, _rotations(pitch=15.0))
+    assert up["mouth"]["upper_inner_y"] < front["mouth"]["upper_inner_y"] - 0.05 * 128
+    glance = fd.face_geometry(still, 128, _rotations(eye_yaw=10.0))  # the eyes alone
+    assert glance["eyes"]["L"]["iris_center"][0] > front["eyes"]["L"]["iris_center"][0] + 1.0
+    assert glance["eyes"]["L"]["center"] == pytest.approx(front["eyes"]["L"]["center"])
+    tilted = fd.draw_face(still, 128, rotations=_rotations(roll=15.0))
+    plain = fd.draw_face(still, 128)
+    assert tilted.shape == plain.shape and np.abs(tilted.astype(int) - plain).mean() > 2.0
+    # Toward the character's left shoulder (the viewer's right): the iris on the viewer's right sits lower.
+    iris = np.all(np.abs(tilted.astype(int) - fd.PALETTE["iris"]) < 30, axis=-1)  # (128, 128)
+    rows, cols = np.nonzero(iris)
+    assert rows[cols > 64].mean() > rows[cols < 64].mean() + 3
+    rolled = fd.face_geometry(still, 128, _rotations(roll=15.0))
+    assert rolled["roll_deg"] == pytest.approx(15.0, abs=1e-3)

@@ -23,6 +23,7 @@ from livelink_bridge.daemon import Daemon
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.transports.recorder import RecorderTransport
 from medtalk_core.long_audio import WindowOptions
+from medtalk_core.rotation_curves import ROTATION_NAMES
 from test_bake import speechlike
 from test_daemon import config
 from udp_receivers import OscCollector
@@ -80,8 +81,8 @@ def test_a_script_line_beside_a_long_file_is_not_used_and_the_log_says_so(tmp_pa
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "script line is not used" in logged and "audio-only intensity head" in logged
     assert "transcribing each window" not in logged
-    plain, _ = writers.read_rig_file(tmp_path / "plain" / "long.csv")
-    scripted, _ = writers.read_rig_file(tmp_path / "script" / "long.csv")
+    plain, _, _ = writers.read_rig_file(tmp_path / "plain" / "long.csv")
+    scripted, _, _ = writers.read_rig_file(tmp_path / "script" / "long.csv")
     assert np.array_equal(plain, scripted)  # what the log says is what was baked
 
 
@@ -107,16 +108,21 @@ def test_sigterm_during_a_long_bake_leaves_no_part_files(tmp_path, tiny_checkpoi
 def test_a_recording_is_a_take_that_preview_and_the_readers_read(animator, tmp_path, capsys):
     rec = RecorderTransport(tmp_path / "rec", stem="take").open()
     values = np.random.default_rng(0).uniform(0, 0.5, (8, 174)).astype(np.float32)
+    motion = np.zeros((8, 6), np.float32)
+    motion[:, 0] = np.arange(8)  # head yaw 0..7 degrees
     for i, index in enumerate((0, 1, 2, 6, 7, 8, 9, 10)):  # 3..5 skipped after a stall
-        rec.send_frame(RigFrame(index, 100.0 + index / 60, values[i]))
+        # index 8 is a clock stand-in: no head_eyes of its own, the head holds where it was
+        rec.send_frame(RigFrame(index, 100.0 + index / 60, values[i], head_eyes=None if index == 8 else motion[i]))
     assert not rec.csv_path.exists() and list((tmp_path / "rec").glob(".take.csv.*.part"))  # atomic
     rec.close()
-    frames, fps = writers.read_rig_file(rec.csv_path)
-    assert fps == 60.0 and frames.shape == (11, 174)
+    frames, fps, rotations = writers.read_rig_file(rec.csv_path)
+    assert fps == 60.0 and frames.shape == (11, 174) and rotations.shape == (11, 9)
     assert np.allclose(frames[[0, 1, 2, 6, 7, 8, 9, 10]], values, atol=1e-6)
     assert np.allclose(frames[3:6], values[2], atol=1e-6)  # the last pose held over the skipped indices
-    txt, _ = writers.read_rig_file(rec.txt_path)
-    assert np.allclose(txt, frames)
+    head_yaw = rotations[:, ROTATION_NAMES.index("HeadYaw")] * 180
+    assert np.allclose(head_yaw, [0, 1, 2, 2, 2, 2, 3, 4, 4, 6, 7], atol=1e-3)  # held over skips and the stand-in
+    txt, _, txt_rotations = writers.read_rig_file(rec.txt_path)  # with its .rotations.txt
+    assert np.allclose(txt, frames) and np.allclose(txt_rotations, rotations)
     assert not list((tmp_path / "rec").glob("*.part"))
     # and one from a real run
     wav = tmp_path / "clip.wav"
@@ -128,7 +134,8 @@ def test_a_recording_is_a_take_that_preview_and_the_readers_read(animator, tmp_p
     finally:
         osc.close()
     (take,) = (tmp_path / "live").glob("*.csv")
-    assert writers.read_rig_file(take)[0].shape == (60, 174)
+    live = writers.read_rig_file(take)
+    assert live.frames.shape == (60, 174) and live.rotations.shape == (60, 9)
     assert main(["preview", str(take), "--out", str(tmp_path / "take.png"), "--size", "64"]) == 0
     assert (tmp_path / "take.png").stat().st_size > 0
 

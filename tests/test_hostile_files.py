@@ -77,7 +77,7 @@ def test_sphere_audio_in_a_wav_is_read_and_baked(tmp_path: Path, tiny_checkpoint
 
     out = tmp_path / "out"
     assert bake_cli(str(folder), "--out", str(out), "--checkpoint", str(tiny_checkpoint)) == 0
-    frames, fps = writers.read_rig_file(out / "x.csv")
+    frames, fps, _ = writers.read_rig_file(out / "x.csv")
     assert fps == 60 and frames.shape == (audio.num_frames(voice.shape[0]), rig.NUM_CONTROLS)
     assert capsys.readouterr().out.startswith("baked 1, skipped 0 (already there; --force rewrites), failed 0;")
 
@@ -271,7 +271,7 @@ def test_a_sidecar_image_inside_the_input_folder_guides_the_bake(tmp_path: Path,
     (folder / "act1" / "b.yaml").write_text("image: ../refs/face.jpg\n")  # `..` that stays inside is fine
     out = tmp_path / "out"
     assert bake_cli(str(folder), "--out", str(out), "--checkpoint", str(tiny_checkpoint)) == 0
-    frames, _ = writers.read_rig_file(out / "act1" / "b.csv")
+    frames, _, _ = writers.read_rig_file(out / "act1" / "b.csv")
     wav = audio.load_audio(folder / "act1" / "b.wav")
     expected = animator.animate(wav, animator.guidance(GuidanceSpec(image=str(face))), transcript="")
     assert np.allclose(frames, expected, atol=2e-5)

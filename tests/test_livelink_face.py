@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.livelink_face import (ARKIT_FROM_BOARD, ARKIT_NAMES, EYE_PITCH_DEG, EYE_YAW_DEG,
+from medtalk_core.rotation_curves import GAZE_PITCH_DEG as EYE_PITCH_DEG, GAZE_YAW_DEG as EYE_YAW_DEG
+from livelink_bridge.transports.livelink_face import (ARKIT_FROM_BOARD, ARKIT_NAMES,
                                                       LiveLinkFaceTransport, board_to_arkit)
 from medtalk_core.rig import controller_names
 from udp_receivers import RawCollector, wait_for

@@ -199,7 +199,8 @@ def test_board_names_unique_and_expressions_in_range():
 
 
 def test_rotations_follow_the_curves_with_live_link_faces_names_and_unit(server):
-    from livelink_bridge.transports.livelink_face import ROTATION_NAMES, board_to_arkit
+    from livelink_bridge.transports.livelink_face import board_to_arkit
+    from medtalk_core.rotation_curves import ROTATION_NAMES
 
     srv, dispatcher = server
     frames = _frames(3)

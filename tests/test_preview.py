@@ -119,3 +119,27 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys) -> None:
     with pytest.raises(MedtalkError, match="too long for a GIF"):
         preview.render(preview.Take(jaw_ramp(600), 60.0), tmp_path / "long.gif",
                        preview.PreviewOptions(size=32, max_gif_s=5.0))
+
+
+def test_a_take_with_rotations_previews_the_head_turning(tmp_path: Path) -> None:
+    frames = np.zeros((120, rig.NUM_CONTROLS), np.float32)
+    motion = np.zeros((120, 6), np.float32)
+    motion[:, 0] = np.linspace(0, 25, 120)  # the head turns toward the character's left (the viewer's right)
+    path = tmp_path / "turn.csv"
+    with writers.OutputSet({"csv": path}, rotations=True) as out:
+        out.push(frames, motion)
+    assert main(["preview", str(path), "--out", str(tmp_path / "turn.png"), "--size", str(SIZE)]) == 0
+    sheet = np.asarray(Image.open(tmp_path / "turn.png").convert("RGB"))
+    pupil = np.array(face_drawing.PALETTE["pupil"])
+
+    def pupil_x(face: np.ndarray) -> float:
+        _, cols = np.nonzero(np.all(np.abs(face.astype(int) - pupil) < 40, axis=-1))
+        return float(cols.mean())
+
+    xs = [pupil_x(sheet[:SIZE, k * SIZE:(k + 1) * SIZE]) for k in range(8)]
+    assert np.corrcoef(xs, np.arange(8))[0, 1] > 0.9 and xs[-1] > xs[0] + 0.05 * SIZE  # they slide as it turns
+    frames_only = preview.Take(frames, 60.0)
+    turning = preview.Take(frames, 60.0, rotations=writers.read_rig_file(path).rotations)
+    still, moving = (list(preview.video_frames(t, 30.0, SIZE)) for t in (frames_only, turning))
+    assert len(still) == len(moving) == 60 and np.array_equal(still[0][:, :SIZE], moving[0][:, :SIZE])
+    assert not np.array_equal(still[-1][:, :SIZE], moving[-1][:, :SIZE])

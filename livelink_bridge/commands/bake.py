@@ -12,12 +12,13 @@ from medtalk_core.audio import MAX_INPUT_S
 from medtalk_core.curve_sets import CURVE_SETS
 from medtalk_core.errors import MedtalkError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD, FACE_BOARDS
+from medtalk_core.head_eyes import HeadEyesConfig
 from medtalk_core.long_audio import WindowOptions
 
 from medtalk_core.commands.model_flags import add_model_flags, model_choice
 
 NAME = "bake"
-HELP = "bake audio files or folders into animation files (csv, json, txt)"
+HELP = "bake audio files or folders into animation files (csv, json, txt) with head and eye motion"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-board", choices=FACE_BOARDS, default=DEFAULT_FACE_BOARD,
                         help="board whose wiring derives --curves expressions: classic (default) or mh4, "
                              "the newer MetaHuman board")
+    parser.add_argument("--head-eyes", action=argparse.BooleanOptionalAction, default=True,
+                        help="head and eye rotation curves from the speech after the face curves (take format "
+                             "version 2; --no-head-eyes writes the face curves alone, version 1; default on)")
+    parser.add_argument("--head-scale", type=float, default=HeadEyesConfig.head_scale, metavar="SCALE",
+                        help="multiplies every head movement: below 1 a calmer character, above 1 a livelier one "
+                             f"(default {HeadEyesConfig.head_scale:g})")
+    parser.add_argument("--head-seed", type=int, default=HeadEyesConfig.seed, metavar="N",
+                        help="seed of the head and eye motion: the same audio and seed give the same motion "
+                             f"(default {HeadEyesConfig.seed})")
     parser.add_argument("--force", action="store_true", help="rewrite outputs that already exist")
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="checkpoint folder or shipped:NAME (default: the shipped model)")
@@ -72,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise MedtalkError(f"--fps must be in (0, 240], got {args.fps}")
     if args.batch_size < 0:
         raise MedtalkError("--batch-size must be >= 0")
+    if not (math.isfinite(args.head_scale) and args.head_scale >= 0):
+        raise MedtalkError("--head-scale must be a number >= 0")
     if not 0 <= args.overlap < args.window:
         raise MedtalkError("--overlap must be >= 0 and shorter than --window")
     if not (math.isfinite(args.max_duration) and args.max_duration >= 0):
@@ -87,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     options = BakeOptions(formats=parse_formats(args.format), fps=args.fps, force=args.force, curves=args.curves,
                           face_board=args.face_board, batch_size=args.batch_size, transcribe=args.transcribe,
                           window=WindowOptions(window_s=args.window, overlap_s=args.overlap),
-                          max_duration_s=args.max_duration)
+                          max_duration_s=args.max_duration,
+                          head_eyes=HeadEyesConfig(enabled=args.head_eyes, head_scale=args.head_scale,
+                                                   seed=args.head_seed))
     missing = [p for p in args.inputs if not Path(p).exists()]
     if missing:  # before the model loads: a typo should not cost the start-up
         raise MedtalkError(f"input not found: {missing[0]}")

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint folder or shipped:NAME for an audio input (default: shipped model)")
     parser.add_argument("--no-transcribe", action="store_true",
                         help="audio input: intensity from the audio-only head (faster)")
+    parser.add_argument("--head-eyes", action=argparse.BooleanOptionalAction, default=True,
+                        help="audio input: turn the head and move the eyes with the speech, as a bake does "
+                             "(default on)")
     parser.add_argument("--size", type=int, default=256, help="face size in pixels (default 256)")
     parser.add_argument("--fps", type=float, default=0.0, help="video frame rate (default 30 mp4, 20 gif)")
     parser.add_argument("--device", help="torch device for an audio input, e.g. cpu or cuda (default: CUDA when present)")
@@ -70,13 +73,21 @@ def run(args: argparse.Namespace) -> int:
                                    path=animator.guidance_path(spec)))
         import numpy as np
 
-        take = Take(np.concatenate(blocks), 60.0, reader.read(0, reader.num_samples), source)
+        from medtalk_core.head_eyes import HeadEyesConfig, frame_energy_db
+        from medtalk_core.rotation_curves import rotation_curves
+        from livelink_bridge.offline.bake import head_eyes_of
+
+        frames, samples = np.concatenate(blocks), reader.read(0, reader.num_samples)
+        rotations = rotation_curves(frames, head_eyes_of(frame_energy_db(samples), HeadEyesConfig(), args.emotion)) \
+            if args.head_eyes else None
+        take = Take(frames, 60.0, samples, source, rotations)
     elif suffix in TAKE_SUFFIXES:
         if args.emotion or args.text or args.image:
             raise MedtalkError("--emotion, --text and --image go with an audio INPUT; a baked take has its guidance")
-        frames, fps = read_rig_file(source)
+        frames, fps, rotations = read_rig_file(source)
         audio_path = Path(args.audio) if args.audio else None
-        take = Take(frames, fps, load_audio(audio_path, max_s=args.max_duration) if audio_path else None, audio_path)
+        take = Take(frames, fps, load_audio(audio_path, max_s=args.max_duration) if audio_path else None, audio_path,
+                    rotations)
     else:
         raise MedtalkError(f"cannot preview {source.name}: use {', '.join(TAKE_SUFFIXES + AUDIO_SUFFIXES)}")
     written = render(take, args.out, PreviewOptions(size=args.size, fps=args.fps))

@@ -9,6 +9,9 @@ sidecar `<name>.yaml` next to the audio, the command-line choice, then neutral. 
 a sidecar or the manifest is followed only into the folders `allowed_folders` names.
 The line's words, when a cinematics team has its script, come from the manifest's or sidecar's
 `transcript`, else a `<name>.txt` beside the audio; only files with neither are transcribed.
+Head and eye motion (`medtalk_core.head_eyes`, from the file's loudness, shaped by an emotion
+label's style) is written as rotation curves beside the face (take format version 2) unless
+`BakeOptions.head_eyes.enabled` is off, which writes version 1 files, face curves alone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from medtalk_core.allowed_paths import AllowedFolders
 from medtalk_core.config import from_mapping, parse_yaml
 from medtalk_core.curve_sets import CurveSet
 from medtalk_core.errors import MedtalkError
+from medtalk_core.head_eyes import HeadEyes, HeadEyesConfig, frame_energy_db
+from medtalk_core.rig import EMOTIONS, emotion_id
 from medtalk_core.protocols import BakeAnimator, GuidanceEncoder
 from medtalk_core.long_audio import SILENCE_PEAK, AudioFileReader, WindowOptions, animate_file, plan_windows
 from medtalk_core.audio import AUDIO_SUFFIXES, MAX_INPUT_S, num_frames
@@ -61,6 +66,23 @@ class GuidanceChoice:
 
 NEUTRAL = GuidanceChoice(emotion="neutral")
 
+_ENERGY_BLOCK = 800 * 60 * 20  # samples read at a time for the loudness: a minute at 16 kHz, a whole
+# number of 3-frame steps (800 samples), so the frames of each block are the file's own frames
+
+
+def file_energy_db(reader: AudioFileReader) -> np.ndarray:
+    """The (frames,) loudness of a whole file, `frame_energy_db` read a block at a time."""
+    blocks = [frame_energy_db(reader.read(start, min(start + _ENERGY_BLOCK, reader.num_samples)))
+              for start in range(0, reader.num_samples, _ENERGY_BLOCK)]
+    return np.concatenate([np.zeros(0, np.float32), *blocks])[:num_frames(reader.num_samples)]
+
+
+def head_eyes_of(energy_db: np.ndarray, cfg: HeadEyesConfig, emotion: str | int | None) -> np.ndarray:
+    """The (frames, 6) head and eye motion of a take from its frame loudness; an emotion label
+    (name, prefix or id) shapes it, None moves it as neutral (text and image guidance)."""
+    label = EMOTIONS[emotion_id(emotion)] if emotion not in (None, "") else "neutral"
+    return HeadEyes(cfg).step(energy_db, label)
+
 
 @dataclasses.dataclass(frozen=True)
 class BakeOptions:
@@ -73,6 +95,7 @@ class BakeOptions:
     transcribe: bool = False  # transcribe files with no script line (slow); off: the audio-only intensity head
     window: WindowOptions = WindowOptions()  # how long files are cut into overlapping windows
     max_duration_s: float = MAX_INPUT_S  # a longer file (by its header) fails before decoding; 0 = no cap
+    head_eyes: HeadEyesConfig = HeadEyesConfig()  # head and eye motion; enabled=False: no rotation curves
 
 
 @dataclasses.dataclass
@@ -292,7 +315,7 @@ class Baker:
 
     def _bake_short(self, group: Sequence[BakeJob], report: BakeReport,
                     on_progress: Callable[[BakeJob, float], None] | None) -> None:
-        ready: list[tuple[BakeJob, np.ndarray, Any]] = []
+        ready: list[tuple[BakeJob, np.ndarray, Any]] = []  # job, its (N,) audio, its guidance
         for job in group:
             try:
                 audio = job.reader.read(0, job.reader.num_samples)  # (N,) 16 kHz
@@ -314,10 +337,10 @@ class Baker:
             for job, _, _ in ready:
                 self._bake_short([job], report, on_progress)
             return
-        for (job, _, _), frames in zip(ready, rigs):
+        for (job, audio, _), frames in zip(ready, rigs):
             try:
-                with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
-                    out.push(frames)
+                with self._outputs(job) as out:
+                    out.push(frames, self._head_eyes(job, lambda: frame_energy_db(audio)))
                 self._done(job, report, on_progress)
             except OSError as exc:
                 self._fail(job, exc, report, on_progress)
@@ -335,13 +358,25 @@ class Baker:
                 logger.warning("%s: the script line is not used for a file longer than one window (%.0f s); %s",
                                job.audio, self.window.window_s,
                                "transcribing each window" if self.options.transcribe else "audio-only intensity head")
-            with OutputSet(job.targets, self.options.fps, self.options.curves, self.options.face_board) as out:
+            motion = self._head_eyes(job, lambda: file_energy_db(job.reader))  # (frames, 6) or None
+            first = 0
+            with self._outputs(job) as out:
                 for block in animate_file(self.animator, job.reader, guidance, self.window, self._transcript,
                                           path=self.guidance.path(job.guidance)):
-                    out.push(block)
+                    out.push(block, None if motion is None else motion[first: first + block.shape[0]])
+                    first += block.shape[0]
             self._done(job, report, on_progress)
         except (MedtalkError, OSError) as exc:
             self._fail(job, exc, report, on_progress)
+
+    def _outputs(self, job: BakeJob) -> OutputSet:
+        o = self.options
+        return OutputSet(job.targets, o.fps, o.curves, o.face_board, rotations=o.head_eyes.enabled)
+
+    def _head_eyes(self, job: BakeJob, energy_db: Callable[[], np.ndarray]) -> np.ndarray | None:
+        """The job's head and eye motion, None when the bake writes none."""
+        cfg = self.options.head_eyes
+        return head_eyes_of(energy_db(), cfg, job.guidance.emotion) if cfg.enabled else None
 
     def _done(self, job: BakeJob, report: BakeReport,
               on_progress: Callable[[BakeJob, float], None] | None) -> None:

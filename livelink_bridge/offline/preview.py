@@ -51,6 +51,11 @@ class Take:
     fps: float
     audio: np.ndarray | None = None  # (n,) mono 16 kHz
     audio_path: Path | None = None  # the file to mux into an mp4
+    rotations: np.ndarray | None = None  # (T, 9) head and eye rotation curves, when the take has them
+
+    def rotation(self, index: int) -> np.ndarray | None:
+        """Frame `index`'s (9,) rotation curves, None in a take without them."""
+        return None if self.rotations is None else self.rotations[index]
 
     @property
     def duration_s(self) -> float:
@@ -112,10 +117,13 @@ class Timeline:
 
 def video_frames(take: Take, fps: float, size: int) -> Iterator[np.ndarray]:
     """Face + timeline pictures at `fps`, each (size, 3 * size, 3) uint8."""
-    frames = resample_fps(take.frames, fps, take.fps) if fps != take.fps else take.frames  # (T', 174)
+    width = rig.NUM_CONTROLS
+    both = take.frames if take.rotations is None else np.concatenate([take.frames, take.rotations], axis=1)
+    both = resample_fps(both, fps, take.fps) if fps != take.fps else both  # (T', 174 [+ 9])
     timeline = Timeline(take, 2 * size, size)
-    for j, frame in enumerate(frames):
-        yield np.concatenate([draw_face(frame, size), timeline.at(j / fps)], axis=1)
+    for j, row in enumerate(both):
+        rotations = row[width:] if row.shape[0] > width else None
+        yield np.concatenate([draw_face(row[:width], size, rotations=rotations), timeline.at(j / fps)], axis=1)
 
 
 def contact_sheet(take: Take, options: PreviewOptions) -> np.ndarray:
@@ -123,7 +131,8 @@ def contact_sheet(take: Take, options: PreviewOptions) -> np.ndarray:
     count = max(1, min(options.sheet_frames, take.frames.shape[0]))
     index = np.linspace(0, take.frames.shape[0] - 1, count).round().astype(int)
     size = options.size
-    faces = np.concatenate([draw_face(take.frames[i], size) for i in index], axis=1)  # (size, count*size, 3)
+    faces = np.concatenate([draw_face(take.frames[i], size, rotations=take.rotation(i)) for i in index],
+                           axis=1)  # (size, count * size, 3)
     timeline = Timeline(take, faces.shape[1], size, marks=index / take.fps).image
     return np.concatenate([faces, timeline], axis=0)
 

@@ -7,10 +7,15 @@ leaves half a file under the real name.
 
 Formats (whisper's `get_writer` style, `get_writer("csv")`):
 Column names come from `medtalk_core.curve_sets` (unique: the repeated tongue_tip pair's second
-copy ends in `_2`), the same names a recording and the OSC stream carry.
-- `csv`:  header `time,<174 names>`, one row per frame, time in seconds.
-- `json`: `{"fps": .., "names": [..174], "frames": [[..174], ..], "num_frames": T}`.
-- `txt`:  the release's rig file: comma-separated T x 174 values, no header (for its Maya scripts).
+copy ends in `_2`), the same names a recording and the OSC stream carry. A take of format version
+2 (TAKE_VERSION) ends each frame with the nine head and eye rotation curves
+(`medtalk_core.rotation_curves.ROTATION_NAMES`, Live Link Face's names and unit); version 1, what
+`--no-head-eyes` still writes, has the face curves alone.
+- `csv`:  header `time,<names>`, one row per frame, time in seconds.
+- `json`: `{"fps": .., "names": [..], "frames": [[..], ..], "num_frames": T}`, and `"version": 2`
+  when the rotations are there.
+- `txt`:  the release's rig file: comma-separated T x 174 values, no header (for its Maya
+  scripts, which know nothing else); the rotations go beside it, `<stem>.rotations.txt`, T x 9.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -29,8 +34,11 @@ from medtalk_core.audio import FPS
 from medtalk_core.curve_sets import CurveSet, board_curve_names, curve_names, to_curves
 from medtalk_core.expressions import DEFAULT_FACE_BOARD
 from medtalk_core.errors import MedtalkError
+from medtalk_core.rotation_curves import ROTATION_NAMES, rotation_curves
 
 FILE_MODE = 0o644
+TAKE_VERSION = 2  # the take format with head and eye rotation curves
+ROTATIONS_SUFFIX = ".rotations.txt"  # beside a txt take: its rotation curves
 _VALUE_FMT = "%.6f"  # 1e-6 is far below anything the rig can show
 
 
@@ -53,10 +61,11 @@ def atomic_text_file(path: str | Path) -> Iterator[IO[str]]:
         raise
 
 
-def _checked(block: np.ndarray, width: int = rig.NUM_CONTROLS) -> np.ndarray:
+def _checked(block: np.ndarray, width: int | None = rig.NUM_CONTROLS) -> np.ndarray:
+    """A float32 (n, width) block (any width when `width` is None)."""
     block = np.asarray(block, dtype=np.float32)
-    if block.ndim != 2 or block.shape[1] != width:
-        raise ValueError(f"curve blocks must be (n, {width}), got shape {block.shape}")
+    if block.ndim != 2 or (width is not None and block.shape[1] != width):
+        raise ValueError(f"curve blocks must be (n, {width or 'k'}), got shape {block.shape}")
     return block
 
 
@@ -116,7 +125,8 @@ class JsonWriter(Writer):
 
     # Streamed by hand: json.dump of a 30-minute take would first build ~19 M Python floats.
     def begin(self, handle: IO[str], fps: float) -> None:
-        handle.write(f'{{"fps": {json.dumps(fps)}, "names": {json.dumps(list(self.names))}, '
+        version = f'"version": {TAKE_VERSION}, ' if self.names[-len(ROTATION_NAMES):] == ROTATION_NAMES else ""
+        handle.write(f'{{{version}"fps": {json.dumps(fps)}, "names": {json.dumps(list(self.names))}, '
                      '"frames": [')
 
     def block(self, handle: IO[str], block: np.ndarray, first: int, fps: float) -> None:
@@ -136,51 +146,76 @@ class OutputSet:
     """The same take written to several files at once (one per format), all or nothing.
 
     Blocks pushed at 60 fps are resampled once to `fps` (and turned into `CTRL_expressions_*`
-    curves when `curves="expressions"`) and appended to every file; on a clean exit every
-    temporary file is renamed into place, on an error every one is removed.
+    curves when `curves="expressions"`) and appended to every file; with `rotations` each frame
+    also gets its nine rotation curves (format version 2; a txt take writes them to its
+    `ROTATIONS_SUFFIX` file). On a clean exit every temporary file is renamed into place, on an
+    error every one is removed.
     """
 
     def __init__(self, targets: dict[str, Path], fps: float = FPS, curves: CurveSet = "board",
-                 face_board: str = DEFAULT_FACE_BOARD) -> None:
+                 face_board: str = DEFAULT_FACE_BOARD, rotations: bool = False) -> None:
         self.targets = {name: Path(path) for name, path in targets.items()}
         self.fps = float(fps)
         self.curves = curves
         self.face_board = face_board  # whose wiring derives the expressions curves
-        self.names = curve_names(curves, face_board)
+        self.rotations = rotations
+        self.names = curve_names(curves, face_board) + (ROTATION_NAMES if rotations else ())
         self.count = 0
         self._resampler = FpsResampler(self.fps)
         self._stack = contextlib.ExitStack()
-        self._open: list[tuple[Writer, IO[str]]] = []
+        self._open: list[tuple[Writer, IO[str], slice]] = []  # writer, file, the columns it takes
+
+    def files(self) -> dict[Path, tuple[str, slice]]:
+        """Every file this set writes -> (format, its columns of the full frame)."""
+        faces = len(self.names) - (len(ROTATION_NAMES) if self.rotations else 0)
+        out: dict[Path, tuple[str, slice]] = {}
+        for name, path in self.targets.items():
+            if name == TxtWriter.extension and self.rotations:
+                out[path] = (name, slice(0, faces))
+                out[rotations_path(path)] = (name, slice(faces, None))
+            else:
+                out[path] = (name, slice(None))
+        return out
 
     def __enter__(self) -> "OutputSet":
-        for name, path in self.targets.items():
-            writer = get_writer(name, self.names)
+        for path, (name, columns) in self.files().items():
+            writer = get_writer(name, self.names[columns])
             handle = self._stack.enter_context(atomic_text_file(path))
             writer.begin(handle, self.fps)
-            self._open.append((writer, handle))
+            self._open.append((writer, handle, columns))
         return self
 
-    def push(self, block: np.ndarray) -> None:
-        """Append (n, 174) frames at 60 fps."""
-        out = self._resampler(block)  # (m, 174) at self.fps
+    def push(self, block: np.ndarray, head_eyes: np.ndarray | None = None) -> None:
+        """Append (n, 174) frames at 60 fps, with their (n, 6) head and eye motion
+        (`medtalk_core.head_eyes.COLUMNS`) when the set writes rotations."""
+        block = _checked(block)
+        if self.rotations:
+            block = np.concatenate([block, rotation_curves(block, head_eyes)], axis=1)  # (n, 183)
+        out = self._resampler(block)  # (m, 174 [+ 9]) at self.fps
         if out.shape[0] == 0:
             return
-        out = to_curves(out, self.curves, self.face_board)  # (m, len(self.names))
-        for writer, handle in self._open:
-            writer.block(handle, out, self.count, self.fps)
+        out = np.concatenate([to_curves(out[:, :rig.NUM_CONTROLS], self.curves, self.face_board),
+                              out[:, rig.NUM_CONTROLS:]], axis=1)  # (m, len(self.names))
+        for writer, handle, columns in self._open:
+            writer.block(handle, out[:, columns], self.count, self.fps)
         self.count += out.shape[0]
 
     def flush(self) -> None:
         """Hand what was pushed to the OS (a live recording flushes every second)."""
-        for _, handle in self._open:
+        for _, handle, _ in self._open:
             handle.flush()
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
-            for writer, handle in self._open:
+            for writer, handle, _ in self._open:
                 writer.end(handle, self.count)
         # ExitStack hands the exception (if any) to each atomic_text_file: commit or remove.
         return bool(self._stack.__exit__(exc_type, exc, tb))
+
+
+def rotations_path(txt_path: Path) -> Path:
+    """`<stem>.txt` -> `<stem>.rotations.txt`, where a txt take keeps its rotation curves."""
+    return txt_path.with_name(txt_path.stem + ROTATIONS_SUFFIX)
 
 
 def get_writer(name: str, names: tuple[str, ...] | None = None) -> Writer:
@@ -201,10 +236,31 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, float]:
-    """Read a baked csv / json / txt file -> ((T, 174) float32, fps).
+class RigTake(NamedTuple):
+    """A baked or recorded take read back."""
 
-    A txt file has no fps of its own: `txt_fps` says what it is (the release's files are 60).
+    frames: np.ndarray  # (T, 174) board controls
+    fps: float
+    rotations: np.ndarray | None  # (T, 9) ROTATION_NAMES curves; None in a version 1 take
+
+
+def _split_columns(names: list[str], path: Path) -> bool:
+    """Whether `names` (a take's columns after time) are the 174 board curves followed by the
+    rotation curves (version 2) rather than the board curves alone (version 1)."""
+    if len(names) == rig.NUM_CONTROLS + len(ROTATION_NAMES) and tuple(names[-len(ROTATION_NAMES):]) == ROTATION_NAMES:
+        return True
+    if len(names) == rig.NUM_CONTROLS:
+        return False
+    raise ValueError(f"expected the {rig.NUM_CONTROLS} board curves, optionally followed by "
+                     f"{' '.join(ROTATION_NAMES)}; found {len(names)} columns (a --curves expressions "
+                     "take is read by the Unreal import script, not here)")
+
+
+def read_rig_file(path: str | Path, txt_fps: float = FPS) -> RigTake:
+    """Read a baked or recorded csv / json / txt take, format version 1 or 2.
+
+    A txt file has no fps of its own: `txt_fps` says what it is (the release's files are 60);
+    its rotations, if any, are read from its `ROTATIONS_SUFFIX` file.
     """
     path = Path(path)
     if not path.is_file():
@@ -213,29 +269,41 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> tuple[np.ndarray, f
     try:
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            frames = np.asarray(data["frames"], dtype=np.float32).reshape(-1, rig.NUM_CONTROLS)
-            return frames, float(data["fps"])
-        if suffix == ".csv":
+            names = list(data["names"])
+            table = np.asarray(data["frames"], dtype=np.float32).reshape(-1, len(names))
+            fps = float(data["fps"])
+        elif suffix == ".csv":
             with path.open(encoding="utf-8") as handle:
                 header = handle.readline().strip().split(",")
-                if header[0] != "time" or len(header) != rig.NUM_CONTROLS + 1:
-                    raise ValueError(f"header must be time plus {rig.NUM_CONTROLS} names")
-                table = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2)
-            if table.shape[0] == 0:
-                return np.zeros((0, rig.NUM_CONTROLS), np.float32), float(FPS)
-            span = float(table[-1, 0] - table[0, 0])  # times have 6 decimals: use the whole span
-            fps = (table.shape[0] - 1) / span if table.shape[0] > 1 and span > 0 else float(FPS)
-            return table[:, 1:].astype(np.float32), float(round(fps, 3))
-        if suffix == ".txt":
-            frames = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
-            if frames.shape[1] != rig.NUM_CONTROLS:
-                raise ValueError(f"expected {rig.NUM_CONTROLS} columns, found {frames.shape[1]}")
-            return frames, float(txt_fps)
+                if header[0] != "time":
+                    raise ValueError("the first column must be time")
+                names = header[1:]
+                table = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2).reshape(-1, len(header))
+            span = float(table[-1, 0] - table[0, 0]) if table.shape[0] else 0.0  # 6 decimals: the whole span
+            fps = round((table.shape[0] - 1) / span, 3) if table.shape[0] > 1 and span > 0 else float(FPS)
+            table = table[:, 1:].astype(np.float32)
+        elif suffix == ".txt":
+            table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+            if table.shape[1] != rig.NUM_CONTROLS:
+                raise ValueError(f"expected {rig.NUM_CONTROLS} columns, found {table.shape[1]}")
+            beside = rotations_path(path)
+            if beside.is_file():
+                rotations = np.loadtxt(beside, delimiter=",", dtype=np.float32, ndmin=2)
+                if rotations.shape != (table.shape[0], len(ROTATION_NAMES)):
+                    raise ValueError(f"{beside.name} holds {rotations.shape} values; expected "
+                                     f"{table.shape[0]} rows of {len(ROTATION_NAMES)}")
+                table = np.concatenate([table, rotations], axis=1)
+            names = list(rig.controller_names()) + (list(ROTATION_NAMES) if beside.is_file() else [])
+            fps = float(txt_fps)
+        else:
+            raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
+        with_rotations = _split_columns(names, path)
     except (ValueError, KeyError, TypeError) as exc:  # TypeError: JSON of another shape
         raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
     except RecursionError:  # JSON nested thousands deep
         raise MedtalkError(f"cannot read animation file {path}: nested too deeply") from None
-    raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
+    frames = table[:, :rig.NUM_CONTROLS]
+    return RigTake(frames, float(fps), table[:, rig.NUM_CONTROLS:] if with_rotations else None)
 
 
 class FpsResampler:
@@ -252,18 +320,18 @@ class FpsResampler:
         self.ratio = fps_in / fps_out  # input frames per output frame
         self._next = 0  # next output frame index
         self._seen = 0  # input frames received so far
-        self._last: np.ndarray | None = None  # (1, 174): last input frame of the previous block
+        self._last: np.ndarray | None = None  # (1, k): last input frame of the previous block
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        """(n, 174) input frames -> (m, 174) output frames ready so far."""
-        block = _checked(block)
+        """(n, k) input frames -> (m, k) output frames ready so far (k the same on every call)."""
+        block = _checked(block, None if self._last is None else self._last.shape[1])
         if block.shape[0] == 0:
             return block
         if self.ratio == 1.0:
             self._seen += block.shape[0]
             return block
         offset = self._seen - (1 if self._last is not None else 0)  # input index of buf[0]
-        buf = block if self._last is None else np.concatenate([self._last, block])  # (k, 174)
+        buf = block if self._last is None else np.concatenate([self._last, block])  # (n or n + 1, k)
         self._seen += block.shape[0]
         last_ready = int(np.floor((self._seen - 1) / self.ratio + 1e-9))
         js = np.arange(self._next, last_ready + 1)
@@ -277,5 +345,5 @@ class FpsResampler:
 
 
 def resample_fps(frames: np.ndarray, fps_out: float, fps_in: float = FPS) -> np.ndarray:
-    """Whole-clip form of `FpsResampler`: (T, 174) at fps_in -> (T', 174) at fps_out."""
+    """Whole-clip form of `FpsResampler`: (T, k) at fps_in -> (T', k) at fps_out."""
     return FpsResampler(fps_out, fps_in)(frames)

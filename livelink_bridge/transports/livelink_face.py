@@ -42,6 +42,7 @@ from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
 from medtalk_core.rig import NUM_CONTROLS, controller_names
+from medtalk_core.rotation_curves import ROTATION_NAMES, rotation_curves
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ ARKIT_NAMES: tuple[str, ...] = (
     "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight", "BrowDownLeft", "BrowDownRight",
     "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft",
     "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
-    "HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-    "RightEyeYaw", "RightEyePitch", "RightEyeRoll",
-)
+) + ROTATION_NAMES
 NUM_BLENDSHAPES = 52
 NUM_VALUES = len(ARKIT_NAMES)  # 61
 
@@ -132,13 +131,6 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
     "TongueOut": (("C_tongue_inOut", "-", 1.0),),
 }
-# Eye rotations from the gaze controls; head rotation, eye saccades and extra blinks, when a frame
-# carries them, from medtalk_core.head_eyes.
-EYE_YAW_DEG = 29.0  # full-scale horizontal gaze control
-EYE_PITCH_DEG = 23.0  # full-scale vertical gaze control
-ROTATION_UNIT_DEG = 180.0  # Live Link Face sends angle / 180 (see the module docstring)
-
-
 def _control_index(control: str) -> int:
     name = "CTRL_" + control if control.endswith(_X) else f"CTRL_{control}-translateY"
     return controller_names().index(name)
@@ -155,35 +147,19 @@ def _mapping_matrices() -> tuple[np.ndarray, np.ndarray]:
 
 
 _POS, _NEG = _mapping_matrices()
-_GAZE = {k: _control_index(k) for k in ("C_eye" + _X, "C_eye", "L_eye" + _X, "L_eye", "R_eye" + _X, "R_eye")}
 
 
 def board_to_arkit(values: np.ndarray, head_eyes: np.ndarray | None = None) -> np.ndarray:
     """(174,) board controls (and the frame's head_eyes, medtalk_core.head_eyes.COLUMNS in
-    degrees) -> (61,) Live Link Face values (52 blendshapes, head, eyes)."""
+    degrees) -> (61,) Live Link Face values: 52 blendshapes, then the nine rotation curves
+    (medtalk_core.rotation_curves: the gaze controls, head rotation and saccades). The
+    generator's extra blinks are not added: the face's idle motion blinks already (both together
+    would double the rate)."""
     x = np.asarray(values, dtype=np.float32)
     out = np.zeros(NUM_VALUES, np.float32)
     out[:NUM_BLENDSHAPES] = np.clip(_POS @ np.maximum(x, 0) + _NEG @ np.maximum(-x, 0), 0.0, 1.0)
-    for base, side in ((55, "L"), (58, "R")):
-        gx = x[_GAZE["C_eye" + _X]] + x[_GAZE[f"{side}_eye" + _X]]
-        gy = x[_GAZE["C_eye"]] + x[_GAZE[f"{side}_eye"]]
-        out[base] = EYE_YAW_DEG / ROTATION_UNIT_DEG * float(np.clip(gx, -1, 1))
-        out[base + 1] = -EYE_PITCH_DEG / ROTATION_UNIT_DEG * float(np.clip(gy, -1, 1))  # looking up: negative pitch
-    if head_eyes is not None:
-        yaw, pitch, roll, eye_yaw, eye_pitch = (float(v) for v in head_eyes[:5])
-        # The gaze controls' signs (positive yaw toward the character's left, up = negative
-        # pitch) for the head as for the eyes; roll toward the left shoulder positive.
-        out[52:55] = (yaw / ROTATION_UNIT_DEG, -pitch / ROTATION_UNIT_DEG, roll / ROTATION_UNIT_DEG)
-        for base in (55, 58):
-            out[base] += eye_yaw / ROTATION_UNIT_DEG
-            out[base + 1] -= eye_pitch / ROTATION_UNIT_DEG
-        # The generator's blinks are not added: the face's idle motion blinks already (both
-        # together would double the rate).
+    out[NUM_BLENDSHAPES:] = rotation_curves(x[None], None if head_eyes is None else head_eyes[None])[0]
     return out
-
-
-# The head and eye rotations, after the blendshapes: Live Link Face's names, in its unit.
-ROTATION_NAMES = ARKIT_NAMES[NUM_BLENDSHAPES:]
 
 
 class HeadEyesHold:

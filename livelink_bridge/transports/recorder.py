@@ -2,8 +2,10 @@
 writes, through the same writer (`writers.OutputSet`), so that everything that reads a baked
 take (`medtalk preview`, `writers.read_rig_file`, the Unreal import) reads a recording.
 
-- csv: header `time,<174 board curve names>`, time = frame / 60 from the first frame sent;
-  txt: the release's comma-separated T x 174 values (what the MEDTalk/EmoFace tools read).
+- csv: header `time,<174 board curve names>,<9 rotation curve names>` (take format version 2:
+  the head and eyes as every route carries them), time = frame / 60 from the first frame sent;
+  txt: the release's comma-separated T x 174 values (what the MEDTalk/EmoFace tools read), its
+  rotations beside it in `<stem>.rotations.txt`.
 - Frames are written a second at a time; each file is a hidden `.part` file until `close()`
   (SIGINT/SIGTERM close the daemon cleanly) renames it into place, so a take under its real
   name is always complete.
@@ -22,6 +24,8 @@ import numpy as np
 
 from livelink_bridge.frames import RigFrame
 from livelink_bridge.offline.writers import OutputSet
+from livelink_bridge.transports.livelink_face import HeadEyesHold
+from medtalk_core.head_eyes import COLUMNS as HEAD_EYES_COLUMNS
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
 
@@ -45,8 +49,10 @@ class RecorderTransport:
         self.directory = Path(directory)
         self.stem = stem or datetime.datetime.now().strftime("medtalk_%Y%m%d_%H%M%S")
         self._out: OutputSet | None = None
-        self._rows: list[np.ndarray] = []  # (174,) values not yet written
+        self._rows: list[np.ndarray] = []  # (174 + 6,) values and head_eyes not yet written
+        self._held = HeadEyesHold()  # stand-in frames keep the head where it was
         self._last: RigFrame | None = None
+        self._last_row: np.ndarray | None = None  # the last frame's row, repeated over skipped indices
         self.frames_sent = 0  # frames received from the stream
         self.frames_held = 0  # rows that repeat the last pose over skipped indices
 
@@ -67,7 +73,7 @@ class RecorderTransport:
                 while self.csv_path.exists() or self.txt_path.exists():
                     n += 1
                     self.stem = f"{base}_{n}"
-                out = OutputSet({"csv": self.csv_path, "txt": self.txt_path}, FPS, "board")
+                out = OutputSet({"csv": self.csv_path, "txt": self.txt_path}, FPS, "board", rotations=True)
                 self._out = out.__enter__()
             except OSError as exc:
                 raise ConfigError(f"cannot record into {self.directory}: {exc}") from None
@@ -77,20 +83,23 @@ class RecorderTransport:
     def send_frame(self, frame: RigFrame) -> None:
         if self._out is None:
             self.open()
-        values = np.asarray(frame.values, dtype=np.float32)
+        head_eyes = self._held.of(frame)
+        row = np.concatenate([np.asarray(frame.values, dtype=np.float32),
+                              np.zeros(len(HEAD_EYES_COLUMNS), np.float32) if head_eyes is None else head_eyes])
         if self._last is not None and frame.index > self._last.index + 1:
             held = frame.index - self._last.index - 1
-            self._rows.extend([self._rows[-1] if self._rows else self._last.values] * held)
+            self._rows.extend([self._last_row] * held)
             self.frames_held += held
-        self._rows.append(values)
-        self._last = RigFrame(frame.index, frame.capture_time, values)
+        self._rows.append(row)
+        self._last, self._last_row = frame, row
         self.frames_sent += 1
         if len(self._rows) >= _FLUSH_EVERY:
             self._write()
 
     def _write(self) -> None:
         if self._rows:
-            self._out.push(np.stack(self._rows))  # (n, 174)
+            rows = np.stack(self._rows)  # (n, 180)
+            self._out.push(rows[:, :-len(HEAD_EYES_COLUMNS)], rows[:, -len(HEAD_EYES_COLUMNS):])
             self._out.flush()
             self._rows = []
 

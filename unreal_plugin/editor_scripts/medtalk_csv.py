@@ -3,17 +3,29 @@
 Unreal's embedded Python has no numpy, so this module uses the standard library only, and it
 does not import `unreal`: our tests run it outside the editor. The CSV is `time` plus one
 column per curve: the 174 face-board controls (`--curves board`) or the MetaHuman
-`CTRL_expressions_*` curves (`--curves expressions`).
+`CTRL_expressions_*` curves (`--curves expressions`), then, in a take of format version 2, the
+nine head and eye rotation curves (ROTATION_NAMES, Live Link Face's names, degrees / 180).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 EXPRESSIONS_PREFIX = "CTRL_expressions_"
 MAX_KEY_GAP = 240  # frames between kept keys at most: bounds the work per key on long takes
+# The rotation curves of a version 2 take: medtalk_core/rotation_curves.py (this file cannot
+# import it inside Unreal; a test keeps the two lists equal).
+ROTATION_NAMES = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
+                  "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+ROTATION_UNIT_DEG = 180.0
+# Which local axis of the head bone each head angle turns about, with its sign. NOT verified in
+# an editor: the guess is that the MetaHuman head bone's X runs up the neck (so turning is about
+# X), Z points to the side (nodding) and Y to the front (tilting). `--head-axes` overrides it.
+DEFAULT_HEAD_AXES = "yaw=X,pitch=Z,roll=Y"
+Quat = tuple[float, float, float, float]  # x, y, z, w, as unreal.Quat takes them
 
 
 class BakedCsvError(ValueError):
@@ -24,8 +36,14 @@ class BakedCsvError(ValueError):
 class BakedCurves:
     fps: float  # frames per second, from the time column
     times: list[float]  # seconds, one per frame
-    curves: dict[str, list[float]]  # curve name -> one value per frame, in file column order
+    curves: dict[str, list[float]]  # face curve name -> one value per frame, in file column order
     duplicates: list[str] = field(default_factory=list)  # repeated (or `_2`-numbered) columns, first kept
+    rotations: dict[str, list[float]] = field(default_factory=dict)  # ROTATION_NAMES -> values; {} in version 1
+
+    @property
+    def version(self) -> int:
+        """The take format version: 2 with rotation curves, 1 without."""
+        return 2 if self.rotations else 1
 
     @property
     def num_frames(self) -> int:
@@ -82,7 +100,11 @@ def read_baked_csv(path: str | Path) -> BakedCurves:
         raise BakedCsvError(f"{path}: times must increase")
     span = times[-1] - times[0]
     fps = round((len(times) - 1) / span, 3) if len(times) > 1 and span > 0 else 60.0
-    return BakedCurves(fps, times, {name: columns[i] for name, i in keep.items()}, duplicates)
+    rotations = {name: columns[keep.pop(name)] for name in ROTATION_NAMES if name in keep}
+    if rotations and len(rotations) != len(ROTATION_NAMES):
+        raise BakedCsvError(f"{path}: rotation curves {', '.join(sorted(rotations))} without the rest of "
+                            f"{' '.join(ROTATION_NAMES)}")
+    return BakedCurves(fps, times, {name: columns[i] for name, i in keep.items()}, duplicates, rotations)
 
 
 def reduce_keys(times: list[float], values: list[float], tolerance: float = 1e-4) -> list[tuple[float, float]]:
@@ -113,4 +135,56 @@ def board_controls(names: list[str]) -> dict[str, dict[str, str]]:
         if channel not in ("X", "Y"):
             raise BakedCsvError(f"{name!r} is not a face-board control channel (CTRL_...-translateX/Y)")
         out.setdefault(control, {})[channel] = name
+    return out
+
+
+def parse_head_axes(text: str) -> dict[str, tuple[int, float]]:
+    """'yaw=X,pitch=-Z,roll=Y' -> {'yaw': (0, 1.0), 'pitch': (2, -1.0), 'roll': (1, 1.0)}:
+    each head angle's bone axis (0 = X, 1 = Y, 2 = Z) and sign; all three, on distinct axes."""
+    out: dict[str, tuple[int, float]] = {}
+    for part in text.split(","):
+        angle, _, axis = (p.strip() for p in part.partition("="))
+        sign = -1.0 if axis.startswith("-") else 1.0
+        axis = axis.lstrip("+-").upper()
+        if angle not in ("yaw", "pitch", "roll") or axis not in ("X", "Y", "Z") or angle in out:
+            raise ValueError(f"--head-axes: {part.strip()!r} is not yaw|pitch|roll=[-]X|Y|Z")
+        out[angle] = ("XYZ".index(axis), sign)
+    if len(out) != 3 or len({axis for axis, _ in out.values()}) != 3:
+        raise ValueError(f"--head-axes needs yaw, pitch and roll on three different axes, got {text!r}")
+    return out
+
+
+def _multiply(a: Quat, b: Quat) -> Quat:
+    """Hamilton product a * b (b applied first, then a), quaternions as (x, y, z, w)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz)
+
+
+def _about(axis: int, degrees: float) -> Quat:
+    half = math.radians(degrees) / 2.0
+    xyz = [0.0, 0.0, 0.0]
+    xyz[axis] = math.sin(half)
+    return (xyz[0], xyz[1], xyz[2], math.cos(half))
+
+
+def head_bone_rotations(take: BakedCurves, rest: Quat, axes: dict[str, tuple[int, float]]) -> list[Quat]:
+    """The head bone's local rotation at every frame: its reference rotation `rest` turned, in its
+    own frame, by the take's roll, then pitch, then yaw (degrees from the rotation curves, up =
+    positive pitch, as medtalk_core/head_eyes.py has it)."""
+    if not take.rotations:
+        raise BakedCsvError("this take has no head rotation curves (baked with --no-head-eyes, or before "
+                            "take format version 2)")
+    signs = {"HeadYaw": 1.0, "HeadPitch": -1.0, "HeadRoll": 1.0}  # the curves carry up as negative pitch
+    degrees = {name: [signs[name] * ROTATION_UNIT_DEG * v for v in take.rotations[name]] for name in signs}
+    out = []
+    for yaw, pitch, roll in zip(degrees["HeadYaw"], degrees["HeadPitch"], degrees["HeadRoll"]):
+        turn = (0.0, 0.0, 0.0, 1.0)
+        for angle, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll)):
+            axis, sign = axes[angle]
+            turn = _multiply(turn, _about(axis, sign * value))
+        out.append(_multiply(rest, turn))
     return out

@@ -29,8 +29,10 @@ function drawFace(g) {
   const P = hello.palette, size = g.size, line = Math.max(1, Math.round(size / 128));
   if (canvas.width !== size) { canvas.width = size; canvas.height = size; }
   ctx.fillStyle = rgb(P.background); ctx.fillRect(0, 0, size, size);
-  for (const [side, sign] of [["L", 1], ["R", -1]]) {
-    circle([size * (0.5 + sign * 0.34), g.ears_y[side]], size * 0.045, mix(P.skin, P.skin_dark, 0.15));
+  ctx.save();  // the head's roll: the whole face tilts about the neck, clockwise toward the character's left
+  ctx.translate(g.neck[0], g.neck[1]); ctx.rotate(g.roll_deg * Math.PI / 180); ctx.translate(-g.neck[0], -g.neck[1]);
+  for (const side of ["L", "R"]) {
+    circle([g.ears_x[side], g.ears_y[side]], size * 0.045, mix(P.skin, P.skin_dark, 0.15));
   }
   fillPoly(g.head, P.skin);
   for (const side of ["L", "R"]) {
@@ -81,6 +83,7 @@ function drawFace(g) {
   } else {
     strokeLine(mouth.upper_inner_curve, P.mouth_inside, line);
   }
+  ctx.restore();
 }
 
 // --- status ---
