@@ -251,7 +251,7 @@ def stream_once(cfg, animator: "TimedAnimator", duration: float) -> dict:
         final_delay = daemon.clock.delay_s
         timer.cancel()
         mic = {"clock": source.clock_name, "input_latency": source.input_latency_s, "reopens": source.reopens,
-               "overflows": source.overflows} if hasattr(source, "clock_name") else None
+               "overflows": source.overflows} if hasattr(source, "reopens") else None  # a microphone
     usage1 = _cpu()  # after close(): the transcriber's child process has been joined
     time.sleep(0.2)
     received = frame_latencies(rx)

@@ -149,6 +149,22 @@ def pseudo_intensity(rig: ArrayT) -> ArrayT:
     return INTENSITY_SCALE * sub.abs().sum(dim=-1)
 
 
+@lru_cache(maxsize=1)
+def contact_columns() -> tuple[int, ...]:
+    """Columns whose value says a lip touches something: lips together (upper and lower, both
+    sides) and the lower lip on the upper teeth (lipBiteD)."""
+    return tuple(i for i, n in enumerate(controller_names()) if "mouth_lipsTogether" in n or "mouth_lipBiteD" in n)
+
+
+def lip_contact(rig: ArrayT) -> ArrayT:
+    """(..., 174) -> (...) how firmly the lips meet (or the lower lip meets the teeth), 0..1: the
+    largest contact control, clipped."""
+    sub = rig[..., list(contact_columns())]
+    if isinstance(sub, np.ndarray):
+        return np.clip(sub.max(axis=-1), 0.0, 1.0)
+    return sub.amax(dim=-1).clamp(0.0, 1.0)
+
+
 def emotion_id(label: str | int) -> int:
     """Emotion label (any case, full name or the release's 3-letter prefix) or id -> id."""
     from .errors import MedtalkError

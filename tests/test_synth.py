@@ -191,3 +191,27 @@ def test_plot_writes_png(dataset: Path, tmp_path: Path) -> None:
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert main(["synth", "--plot", str(dataset / "nope"), "--out", str(png)]) == 2
+
+
+def test_a_pseudo_labelled_bilabial_reaches_full_closure() -> None:
+    """On forced-alignment timings (a word's phones of tens of ms each), /p b m/ close the lips
+    fully, and /f θ w/ bring the jaw and lower lip up, between open vowels."""
+    def phones(*timed: tuple[str, float]) -> tuple[tuple[str, float], ...]:
+        return tuple(timed)
+
+    # "a map of a thief": 60-80 ms consonants between 120 ms vowels, as pocketsphinx times them
+    timing = phones(("", 0.0), ("ɑ", 0.10), ("m", 0.22), ("ɑ", 0.29), ("p", 0.41), ("ɑ", 0.48), ("f", 0.60),
+                    ("ɑ", 0.68), ("θ", 0.80), ("ɑ", 0.87), ("w", 0.99), ("ɑ", 1.06), ("", 1.18))
+    segs = visemes.segments(timing, 1.3)
+    face = visemes.articulate(segs, int(1.3 * FPS))
+    jaw = face[:, rows("jaw-translateY")[0]]
+    depress = face[:, rows("mouth_lowerLipDepress")].mean(axis=1)
+    together = face[:, rows("mouth_lipsTogetherU") + rows("mouth_lipsTogetherD")].mean(axis=1)
+    opening = np.maximum(jaw + depress - together, 0.0)
+    at = {s.symbol + str(i): int(round(s.centre * FPS)) for i, s in enumerate(segs)}
+    vowel_peak = max(opening[at[k]] for k in at if k.startswith("ɑ"))
+    for bilabial in ("m2", "p4"):
+        assert opening[at[bilabial]] < 0.05 * vowel_peak  # the lips meet: closed
+        assert face[at[bilabial], rows("mouth_lipsTogetherD")].mean() > 0.7
+    for closing in ("f6", "θ8", "w10"):  # nearly closed, even between the most open vowels
+        assert opening[at[closing]] < 0.5 * min(opening[at[k]] for k in at if k.startswith("ɑ")), closing

@@ -51,8 +51,8 @@ VOWELS: dict[str, dict[str, float]] = {
     "ɜ": _vowel(0.20, 0.14, purse=0.22, towards=0.22, funnel=0.2),
     "ɔ": _vowel(0.35, 0.25, purse=0.45, towards=0.40, funnel=0.35),
     "o": _vowel(0.25, 0.18, purse=0.55, towards=0.50, funnel=0.40),
-    "ʊ": _vowel(0.15, 0.10, purse=0.55, towards=0.55, funnel=0.35, suck=-0.15),
-    "u": _vowel(0.10, 0.08, purse=0.80, towards=0.70, funnel=0.30, suck=-0.30),
+    "ʊ": _vowel(0.12, 0.05, purse=0.55, towards=0.55, funnel=0.35, suck=-0.15),
+    "u": _vowel(0.08, 0.03, purse=0.80, towards=0.70, funnel=0.30, suck=-0.30),
 }
 VOWEL_CHARS = frozenset(VOWELS)
 
@@ -79,10 +79,11 @@ CONSONANTS: dict[str, tuple[dict[str, float], float]] = {
     "v": ({"mouth_lipBiteD": 0.50, "mouth_lipBiteU": 0.05, "jaw-translateY": 0.06,
            "mouth_lowerLipDepress": 0.0, "jaw_fwdBack": -0.1}, 3.0),
     # The tongue tip comes out between the teeth: in Epic's wiring tongue_inOut's negative half is tongueOut.
-    "θ": ({"tongue_inOut": -0.35, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
-           "mouth_lowerLipDepress": 0.10}, 1.5),
-    "ð": ({"tongue_inOut": -0.30, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.10,
-           "mouth_lowerLipDepress": 0.10}, 1.5),
+    # The lips nearly meet around it (real video: as small a lip gap as at /f/).
+    "θ": ({"tongue_inOut": -0.35, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.06,
+           "mouth_lowerLipDepress": 0.0}, 3.0),
+    "ð": ({"tongue_inOut": -0.30, "tongue_tip-translateY": 0.10, "jaw-translateY": 0.06,
+           "mouth_lowerLipDepress": 0.0}, 3.0),
     "t": (_ALVEOLAR, 1.2), "d": (_ALVEOLAR, 1.2), "n": (_ALVEOLAR, 1.0), "ɾ": (_ALVEOLAR, 0.8),
     "s": ({"jaw-translateY": 0.05, "mouth_lowerLipDepress": 0.12, "mouth_tightenD": 0.15,
            "mouth_tightenU": 0.15, "tongue_tip-translateY": 0.15, "jaw_fwdBack": 0.05}, 1.5),
@@ -93,11 +94,12 @@ CONSONANTS: dict[str, tuple[dict[str, float], float]] = {
            "mouth_lowerLipDepress": 0.10}, 1.0),
     "k": (_VELAR, 0.8), "ɡ": (_VELAR, 0.8), "g": (_VELAR, 0.8), "ŋ": (_VELAR, 0.8), "x": (_VELAR, 0.8),
     "ɹ": ({"mouth_purseD": 0.30, "mouth_purseU": 0.30, "mouth_towardsD": 0.30, "mouth_towardsU": 0.30,
-           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.10,
-           "mouth_lowerLipDepress": 0.05, "tongue-translateY": 0.10}, 1.0),
+           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.08,
+           "mouth_lowerLipDepress": 0.0, "tongue-translateY": 0.10}, 1.0),
+    # Rounded lips nearly meet: the lower lip rises with the jaw instead of dropping.
     "w": ({"mouth_purseD": 0.85, "mouth_purseU": 0.85, "mouth_towardsD": 0.75, "mouth_towardsU": 0.75,
-           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.06,
-           "mouth_suckBlow": -0.25}, 2.0),
+           "mouth_funnelD": 0.25, "mouth_funnelU": 0.25, "jaw-translateY": 0.04,
+           "mouth_lowerLipDepress": 0.0, "mouth_suckBlow": -0.25}, 2.0),
     "j": ({"jaw-translateY": 0.08, "mouth_tightenD": 0.12, "mouth_tightenU": 0.12,
            "tongue-translateY": 0.20, "mouth_purseD": 0.0, "mouth_purseU": 0.0}, 1.0),
     "h": ({}, 0.0),  # takes the shape of the following vowel
@@ -107,9 +109,15 @@ _AFFRICATES = {"tʃ": "ʃ", "dʒ": "ʒ"}
 VOWEL_DOMINANCE = 1.0
 VOWEL_RELEASE_DOMINANCE = 0.6  # how strongly a vowel pulls consonant-only controls back to 0
 CONSONANT_JAW_DOMINANCE = 0.4  # consonants only partly close the jaw (the lips close themselves),
-# so each vowel's opening peaks at its centre
-BILABIAL_JAW_DOMINANCE = 1.0  # ... but lips can only meet with the jaw raised: /p b m/ close it further
-BILABIAL_UNITS = frozenset({"p", "b", "m"})
+# so each vowel's opening peaks at its centre ...
+# ... but where the lips meet, or the lower lip meets the teeth, or the rounded lips nearly meet,
+# the jaw rises with them: on real talking video the lip gap at /f v θ ð w/ is as small as at
+# /p b m/ (benchmarks/video_lips.py --calibration, on a speaker left out of every score).
+CLOSING_JAW_DOMINANCE = {"p": 1.0, "b": 1.0, "m": 1.0, "f": 2.0, "v": 2.0, "θ": 2.0, "ð": 2.0, "w": 2.0, "ɹ": 0.8}
+# The lower lip, which these sounds lift to the teeth or the upper lip, is held harder than the
+# rest of their targets: the open vowels around a 60 ms /f/ would otherwise keep it half dropped.
+LOWER_LIP_KEY = "mouth_lowerLipDepress"
+LIP_RAISING_DOMINANCE = {"f": 8.0, "v": 8.0, "θ": 6.0, "ð": 6.0, "w": 6.0}
 SILENCE_DOMINANCE = 0.8
 REST_DOMINANCE = 1e-3  # far from any phoneme, every control returns to 0
 SPREAD_S = 0.035  # how far (s) a phoneme's dominance reaches beyond half its duration
@@ -218,8 +226,9 @@ def _targets(seg: Segment) -> tuple[dict[str, float], dict[str, float]]:
     t, alpha = CONSONANTS[seg.symbol]
     dom = {k: alpha for k in t}
     if "jaw-translateY" in dom:
-        limit = BILABIAL_JAW_DOMINANCE if seg.symbol in BILABIAL_UNITS else CONSONANT_JAW_DOMINANCE
-        dom["jaw-translateY"] = min(alpha, limit)
+        dom["jaw-translateY"] = min(alpha, CLOSING_JAW_DOMINANCE.get(seg.symbol, CONSONANT_JAW_DOMINANCE))
+    if LOWER_LIP_KEY in dom and seg.symbol in LIP_RAISING_DOMINANCE:
+        dom[LOWER_LIP_KEY] = LIP_RAISING_DOMINANCE[seg.symbol]
     return t, dom
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..rig import lip_contact
+
 
 @dataclass(frozen=True)
 class ClipFeatures:
@@ -50,6 +52,7 @@ class Batch:
     text_mask: torch.Tensor  # (B, L) True where a real token is
     emotion: torch.Tensor  # (B,) long
     mask: torch.Tensor  # (B, T) True on real frames
+    frame_weight: torch.Tensor  # (B, T) each frame's weight in the rig losses: 0 on padding, 1, more at lip contact
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(**{k: v.to(device) for k, v in vars(self).items()})
@@ -80,17 +83,23 @@ def crop_group(clips: list[ClipFeatures], max_frames: int, rng: random.Random) -
     return [crop(c, start, min(frames, max_frames)) for c in clips]
 
 
-def collate(clips: list[ClipFeatures]) -> Batch:
+def collate(clips: list[ClipFeatures], contact_weight: float = 0.0) -> Batch:
+    """Pad clips into a batch. `contact_weight` > 0 weighs frames where the target's lips touch
+    (`rig.lip_contact`) 1 + contact_weight times as much as the rest in the rig losses: closures
+    last a few frames of every second, and a plain mean lets the model trade their depth away for
+    a smoother mouth."""
     rig, mask = _pad([c.rig for c in clips])
     content, _ = _pad([c.content for c in clips])
     emotion_audio, _ = _pad([c.emotion_audio for c in clips])
     text, text_mask = _pad([c.text for c in clips])
     emotion = torch.tensor([c.emotion for c in clips], dtype=torch.long)
-    return Batch(rig, content, emotion_audio, text, text_mask, emotion, mask)
+    frame_weight = mask.to(rig.dtype) * (1.0 + contact_weight * lip_contact(rig))  # (B, T)
+    return Batch(rig, content, emotion_audio, text, text_mask, emotion, mask, frame_weight)
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over real frames only. pred/target (B, T, D) or (B, T), mask (B, T)."""
+    """Mean squared error over real frames only. pred/target (B, T, D) or (B, T); mask (B, T),
+    boolean or a float weight per frame (`Batch.frame_weight`): a weighted mean."""
     if pred.dim() == 2:
         pred, target = pred.unsqueeze(-1), target.unsqueeze(-1)
     weight = mask.unsqueeze(-1).to(pred.dtype)  # (B, T, 1)

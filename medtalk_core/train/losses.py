@@ -1,6 +1,8 @@
 """The loss of every training stage and phase, written as the paper's equations.
 
-Each function takes the model and batch(es) and returns (loss, predicted rig). Which modules
+Each function takes the model and batch(es) and returns (loss, predicted rig). The rig terms weigh
+each frame by `Batch.frame_weight` (1 everywhere unless the recipe's `contact_weight` raises
+the frames where the lips touch). Which modules
 the gradient reaches is decided outside, by `medtalk_core.model.set_trainable(model, stage)`;
 these functions only compute. `Variant` carries the Table 3 ablation switches that change a
 loss (the phase switches live in the recipe's epoch counts).
@@ -32,7 +34,7 @@ def self_reconstruction(model: MEDTalk, batch: Batch) -> tuple[torch.Tensor, tor
     """Eq. 2: R_hat = D(E_e(R), E_c(R))."""
     emo, cont = model.encode_rig(batch.rig, batch.mask)  # (B, T, L) each
     pred = model.decode(emo, cont)  # (B, T, 174)
-    return masked_mse(pred, batch.rig, batch.mask), pred
+    return masked_mse(pred, batch.rig, batch.frame_weight), pred
 
 
 def overlap_exchange(model: MEDTalk, a: Batch, b: Batch, shared: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +50,7 @@ def overlap_exchange(model: MEDTalk, a: Batch, b: Batch, shared: str) -> tuple[t
         pred_a, pred_b = model.decode(emo_b, cont_a), model.decode(emo_a, cont_b)
     else:
         raise ValueError(f"shared must be 'emotion' or 'content', got {shared!r}")
-    loss = 0.5 * (masked_mse(pred_a, a.rig, a.mask) + masked_mse(pred_b, b.rig, b.mask))
+    loss = 0.5 * (masked_mse(pred_a, a.rig, a.frame_weight) + masked_mse(pred_b, b.rig, b.frame_weight))
     return loss, pred_a
 
 
@@ -63,7 +65,7 @@ def cycle_exchange(model: MEDTalk, a: Batch, b: Batch) -> tuple[torch.Tensor, to
     emo_ba, cont_ba = model.encode_rig(r_ba, mask)
     pred_a = model.decode(emo_ab, cont_ba)
     pred_b = model.decode(emo_ba, cont_ab)
-    loss = 0.5 * (masked_mse(pred_a, a.rig, mask) + masked_mse(pred_b, b.rig, mask))
+    loss = 0.5 * (masked_mse(pred_a, a.rig, a.frame_weight * mask) + masked_mse(pred_b, b.rig, b.frame_weight * mask))
     return loss, pred_a
 
 
@@ -75,7 +77,8 @@ def acm_loss(model: MEDTalk, batch: Batch, lambda_sim: float) -> tuple[torch.Ten
     with torch.no_grad():  # frozen targets
         emo_target, cont_target = model.encode_rig(batch.rig, batch.mask)
     pred = model.decode(emo_target, content)
-    loss = masked_mse(pred, batch.rig, batch.mask) + lambda_sim * sequence_cosine_loss(cont_target, content, batch.mask)
+    loss = masked_mse(pred, batch.rig, batch.frame_weight) + lambda_sim * sequence_cosine_loss(cont_target, content,
+                                                                                                 batch.mask)
     return loss, pred
 
 
@@ -107,7 +110,8 @@ def guided_loss(model: MEDTalk, batch: Batch, guidance: torch.Tensor, variant: V
     content, emo_target = targets if targets is not None else frozen_targets(model, batch)
     emotion = emotion_path(model, batch, guidance, variant)  # (B, T, L)
     pred = model.decode(emotion, content)  # (B, T, 174)
-    loss = masked_mse(pred, batch.rig, batch.mask) + lambda_sim * sequence_cosine_loss(emotion, emo_target, batch.mask)
+    loss = masked_mse(pred, batch.rig, batch.frame_weight) + lambda_sim * sequence_cosine_loss(emotion, emo_target,
+                                                                                                 batch.mask)
     if lambda_int > 0 and variant.dynamic_intensity:
         loss = loss + lambda_int * masked_mse(pseudo_intensity(pred), pseudo_intensity(batch.rig), batch.mask)
     return loss, pred
@@ -132,7 +136,7 @@ def end_to_end_loss(model: MEDTalk, batch: Batch, variant: Variant, lambda_int: 
     content = model.content_from_audio(batch.content, batch.mask)
     emotion = emotion_path(model, batch, model.guidance_from_label(batch.emotion), variant)
     pred = model.decode(emotion, content)
-    loss = masked_mse(pred, batch.rig, batch.mask)
+    loss = masked_mse(pred, batch.rig, batch.frame_weight)
     if lambda_int > 0:
         loss = loss + lambda_int * masked_mse(pseudo_intensity(pred), pseudo_intensity(batch.rig), batch.mask)
     return loss, pred
