@@ -420,3 +420,31 @@ def test_train_cli_runs_a_stage_and_rejects_bad_flags(tiny_data, model_yaml, tmp
     assert main(["train", "--config", str(path), "--resume"]) == 2  # --resume needs --out
     assert "--resume needs --out" in capsys.readouterr().err
     assert main(["eval", "--data", str(tiny_data), "--recipe", str(path)]) == 2
+
+
+def test_contact_weight_weighs_frames_where_the_lips_touch() -> None:
+    from medtalk_core.rig import contact_columns, controller_names, lip_contact
+    from medtalk_core.train.batching import ClipFeatures, collate, masked_mse
+
+    names = [controller_names()[i] for i in contact_columns()]
+    assert names and all("lipsTogether" in n or "lipBiteD" in n for n in names)
+    rig = torch.zeros(6, NUM_CONTROLS)
+    rig[2, contact_columns()[0]] = 0.8  # lips together on frame 2
+    rig[3, contact_columns()[-1]] = 2.0  # beyond 1: counted as 1
+    assert torch.allclose(lip_contact(rig), torch.tensor([0, 0, 0.8, 1.0, 0, 0]))
+    assert np.allclose(lip_contact(rig.numpy()), [0, 0, 0.8, 1.0, 0, 0])
+    clip = ClipFeatures("a", rig, torch.zeros(6, 3), torch.zeros(6, 2), torch.zeros(1, 4), 0)
+    short = ClipFeatures("b", rig[:4], torch.zeros(4, 3), torch.zeros(4, 2), torch.zeros(1, 4), 0)
+    plain, weighted = collate([clip, short]), collate([clip, short], contact_weight=3.0)
+    assert torch.equal(plain.frame_weight, plain.mask.float())
+    assert torch.allclose(weighted.frame_weight[0], torch.tensor([1, 1, 3.4, 4.0, 1, 1]))
+    assert torch.allclose(weighted.frame_weight[1], torch.tensor([1, 1, 3.4, 4.0, 0, 0]))  # padding stays 0
+    # A weighted mean: an error on the contact frames costs more than the same error elsewhere.
+    target = torch.zeros(2, 6, NUM_CONTROLS)
+    at_contact, elsewhere = target.clone(), target.clone()
+    at_contact[:, 3] += 1.0
+    elsewhere[:, 0] += 1.0
+    assert masked_mse(at_contact, target, weighted.frame_weight) > masked_mse(elsewhere, target, weighted.frame_weight)
+    assert torch.isclose(masked_mse(at_contact, target, plain.mask), masked_mse(elsewhere, target, plain.mask))
+    with pytest.raises(Exception, match="contact_weight"):
+        TrainRecipe(contact_weight=-1.0)

@@ -244,7 +244,7 @@ class RigTake(NamedTuple):
     rotations: np.ndarray | None  # (T, 9) ROTATION_NAMES curves; None in a version 1 take
 
 
-def _split_columns(names: list[str], path: Path) -> bool:
+def _has_rotations(names: list[str]) -> bool:
     """Whether `names` (a take's columns after time) are the 174 board curves followed by the
     rotation curves (version 2) rather than the board curves alone (version 1)."""
     if len(names) == rig.NUM_CONTROLS + len(ROTATION_NAMES) and tuple(names[-len(ROTATION_NAMES):]) == ROTATION_NAMES:
@@ -297,7 +297,7 @@ def read_rig_file(path: str | Path, txt_fps: float = FPS) -> RigTake:
             fps = float(txt_fps)
         else:
             raise MedtalkError(f"unknown animation file type {path.suffix!r} ({path}); use {', '.join(TAKE_SUFFIXES)}")
-        with_rotations = _split_columns(names, path)
+        with_rotations = _has_rotations(names)
     except (ValueError, KeyError, TypeError) as exc:  # TypeError: JSON of another shape
         raise MedtalkError(f"cannot read animation file {path}: {exc}") from None
     except RecursionError:  # JSON nested thousands deep
