@@ -38,6 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 rep = dataclasses.replace
 
 
+def take_txt(folder: Path) -> Path:
+    """The recording's release-format txt (not its `.rotations.txt`)."""
+    from livelink_bridge.offline.writers import ROTATIONS_SUFFIX
+
+    (path,) = [p for p in folder.glob("*.txt") if not p.name.endswith(ROTATIONS_SUFFIX)]
+    return path
+
+
 @pytest.fixture(scope="module")
 def animator(stream_animator):
     return stream_animator
@@ -95,7 +103,7 @@ def test_file_fast_sends_every_frame_to_every_transport(animator, clip, tmp_path
     assert sorted(chunks) == list(range(count))
     assert tuple(x for i in range(count) for x in chunks[i][6:]) == board_curve_names()
     csv = next((tmp_path / "rec").glob("*.csv")).read_text().splitlines()
-    txt = next((tmp_path / "rec").glob("*.txt")).read_text().splitlines()
+    txt = take_txt(tmp_path / "rec").read_text().splitlines()
     assert len(csv) == total + 1 and len(txt) == total
     assert np.allclose(np.loadtxt(txt, delimiter=",", dtype=np.float32), values, atol=1e-5)
     assert daemon.stats.frames_sent == total and daemon.stats.packets_sent == 3 * total
@@ -334,7 +342,7 @@ def test_cli_sigterm_stops_cleanly_and_flushes_the_recorder(tiny_checkpoint, cli
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     csv = next(tmp_path.glob("*.csv")).read_text().splitlines()
-    txt = next(tmp_path.glob("*.txt")).read_text().splitlines()
+    txt = take_txt(tmp_path).read_text().splitlines()
     assert len(txt) == len(csv) - 1 >= received  # every sent frame is on disk
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,17 +10,14 @@ import pytest
 
 from livelink_bridge.offline import writers
 from medtalk_core import rig
+from script_modules import load_script
 
 SCRIPT_DIR = Path(__file__).resolve().parents[1] / "unreal_plugin" / "editor_scripts"
 
 
 @pytest.fixture(scope="module")
 def medtalk_csv():
-    spec = importlib.util.spec_from_file_location("medtalk_csv", SCRIPT_DIR / "medtalk_csv.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["medtalk_csv"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT_DIR / "medtalk_csv.py")
 
 
 def test_reads_a_baked_board_csv(tmp_path: Path, medtalk_csv) -> None:
@@ -164,9 +160,7 @@ def _run_import(tmp_path: Path, monkeypatch, fake: _FakeUnreal, medtalk_csv, hea
     with writers.OutputSet({"csv": path}, fps=60, rotations=head_eyes is not None) as out:
         out.push(take, head_eyes)
     monkeypatch.setitem(sys.modules, "unreal", fake)
-    spec = importlib.util.spec_from_file_location("import_medtalk_csv", SCRIPT_DIR / "import_medtalk_csv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPT_DIR / "import_medtalk_csv.py")  # run afresh against this fake `unreal`
     module.import_csv(str(path), "/Game/Skeleton", "/Game/MEDTalk", None, 0.0, **options)
 
 

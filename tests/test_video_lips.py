@@ -3,12 +3,11 @@ directly, so every number the benchmark reports can be checked by hand."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_modules import load_script
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 VIDEO_FPS = 25.0
@@ -17,11 +16,7 @@ SECONDS = 4.0
 
 @pytest.fixture(scope="module")
 def video_lips():
-    spec = importlib.util.spec_from_file_location("video_lips", BENCHMARKS / "video_lips.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["video_lips"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / "video_lips.py")
 
 
 def lip_gap(t: np.ndarray) -> np.ndarray:
