@@ -17,8 +17,9 @@
 # Non-commercial sets (RAVDESS, TESS, CREMA-D, ...) must never go into a shipped model.
 #
 #   LIBRISPEECH=... AN4=... ARCTIC=... bash benchmarks/train_default.sh
-# CPU only; about 1 h 45 min on an idle 2-core machine (feature and augmentation caching ~15 min,
-# cross-reconstruction ~30 min, ACM + FIM ~15 min per model, three models).
+# CPU only; on an idle 2-core machine about 35 min to the three models (measured 2026-12-06:
+# synthetic set 3 min, corpus alignments 6 min, feature and augmentation caching 3 min,
+# cross-reconstruction 7 min, ACM + FIM 5 min per model), then the reports below take as long again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
