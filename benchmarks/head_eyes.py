@@ -41,7 +41,7 @@ from medtalk_core.head_eyes_stats import motion_statistics  # noqa: E402
 AXES = ("yaw", "pitch", "roll")
 SMOOTH_FRAMES = 3  # video frames averaged: ~0.1 s at 25 fps
 SEEDS = 5
-# Which speakers a group holds, by folder name prefix, and whether its licence is open.
+# Which speakers a group holds, by folder name prefix (licences: benchmarks/talking_video_sources.md).
 GROUPS = {"addresses": ("hdtf_", "vrt_"), "read sentences (GRID)": ("grid_",)}
 # Published figures (approximate; see medtalk_core/head_eyes.py for the references).
 PUBLISHED = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medtalk_core.rig import NUM_CONTROLS
+from medtalk_core.rotation_curves import rotation_curves
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,26 @@ class RigFrame:
         if values.shape != (NUM_CONTROLS,):
             raise ValueError(f"RigFrame.values must have shape ({NUM_CONTROLS},), got {values.shape}")
         object.__setattr__(self, "values", values)
+
+
+class HeadEyesHold:
+    """The head and eyes of the newest final frame, for frames that carry none (the clock's
+    stand-ins): the head holds where it was instead of snapping to rest. One per consumer."""
+
+    def __init__(self) -> None:
+        self.head_eyes: np.ndarray | None = None
+
+    def of(self, frame: RigFrame) -> np.ndarray | None:
+        """The frame's (6,) head_eyes, or the last one seen; None before any."""
+        if frame.head_eyes is not None:
+            self.head_eyes = frame.head_eyes
+        return self.head_eyes
+
+    def rotations(self, frame: RigFrame) -> np.ndarray:
+        """The frame's (9,) rotation curves (`medtalk_core.rotation_curves`), its gaze controls
+        with the held head and eyes."""
+        head_eyes = self.of(frame)
+        return rotation_curves(frame.values[None], None if head_eyes is None else head_eyes[None])[0]
 
 
 @dataclass(frozen=True)

@@ -40,15 +40,13 @@ from medtalk_core.errors import MedtalkError
 from medtalk_core.face_drawing import PALETTE, face_geometry
 from medtalk_core.image_files import check_image_file
 from medtalk_core.rig import EMOTIONS
-from medtalk_core.rotation_curves import rotation_curves
 
 from livelink_bridge.access import Access, is_loopback
 from livelink_bridge.control.hotkeys import INTENSITY_STEP
 from livelink_bridge.control.messages import MAX_INTENSITY, DecodeRules, StatusQuery, decode_json, image_request
 from livelink_bridge.control.server import TokenBucket
 from livelink_bridge.control.state import GuidanceState
-from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.livelink_face import HeadEyesHold
+from livelink_bridge.frames import HeadEyesHold, RigFrame
 from livelink_bridge.loop_thread import LoopThread
 from livelink_bridge.quiet_log import QuietLog, library_logger
 from livelink_bridge.sources.listeners import peer_address
@@ -189,9 +187,7 @@ class PanelServer:
             frame, seq = self._frame, self._frame_seq
             if frame is not None and seq != last_seq:
                 last_seq = seq
-                head_eyes = self._held.of(frame)
-                rotations = None if head_eyes is None else rotation_curves(frame.values[None], head_eyes[None])[0]
-                geometry = face_geometry(frame.values, self.cfg.face_size, rotations)
+                geometry = face_geometry(frame.values, self.cfg.face_size, self._held.rotations(frame))
                 face = json.dumps({"type": "face", "geometry": _rounded(geometry)})
                 for page in pages:
                     page.post("face", face)

@@ -23,7 +23,7 @@ def test_flags_win_over_yaml_and_yaml_over_the_checkpoint(tmp_path: Path) -> Non
     folder = tmp_path / "w2v"
     folder.mkdir()
     yaml_file = tmp_path / "cfg.yaml"
-    yaml_file.write_text(f"backbones:\n  audio_content: {{path: /nowhere/else, dtype: float16}}\n")
+    yaml_file.write_text("backbones:\n  audio_content: {path: /nowhere/else, dtype: float16}\n")
     with pytest.raises(ConfigError, match="backbone audio_content: local model not found: /nowhere/else"):
         load_daemon_config(yaml_file)
     yaml_file.write_text("backbones:\n  audio_content: {path: hub/name, dtype: float16}\n")

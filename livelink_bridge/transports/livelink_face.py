@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livelink_bridge.frames import RigFrame
+from livelink_bridge.frames import HeadEyesHold, RigFrame
 from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
@@ -131,6 +131,8 @@ ARKIT_FROM_BOARD: dict[str, tuple[tuple[str, str, float], ...]] = {
     "NoseSneerRight": (("R_nose_wrinkleUpper", "+", 1.0), ("R_nose", "+", 0.5)),
     "TongueOut": (("C_tongue_inOut", "-", 1.0),),
 }
+
+
 def _control_index(control: str) -> int:
     name = "CTRL_" + control if control.endswith(_X) else f"CTRL_{control}-translateY"
     return controller_names().index(name)
@@ -160,19 +162,6 @@ def board_to_arkit(values: np.ndarray, head_eyes: np.ndarray | None = None) -> n
     out[:NUM_BLENDSHAPES] = np.clip(_POS @ np.maximum(x, 0) + _NEG @ np.maximum(-x, 0), 0.0, 1.0)
     out[NUM_BLENDSHAPES:] = rotation_curves(x[None], None if head_eyes is None else head_eyes[None])[0]
     return out
-
-
-class HeadEyesHold:
-    """The head and eyes of the newest final frame, for frames that carry none (the clock's
-    stand-ins): the head holds where it was instead of snapping to rest."""
-
-    def __init__(self) -> None:
-        self.head_eyes: np.ndarray | None = None
-
-    def of(self, frame: RigFrame) -> np.ndarray | None:
-        if frame.head_eyes is not None:
-            self.head_eyes = frame.head_eyes
-        return self.head_eyes
 
 
 def frame_time(capture_time: float) -> tuple[int, float]:

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from livelink_bridge.frames import RigFrame
-from livelink_bridge.transports.livelink_face import HeadEyesHold
+from livelink_bridge.frames import HeadEyesHold, RigFrame
 from livelink_bridge.transports.udp import UdpSender
 from medtalk_core.curve_sets import CurveSet, check_curve_set, curve_names, to_curves
 from medtalk_core.errors import ConfigError
 from medtalk_core.expressions import DEFAULT_FACE_BOARD
-from medtalk_core.rotation_curves import ROTATION_NAMES, rotation_curves
+from medtalk_core.rotation_curves import ROTATION_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +135,7 @@ class OscFrameTransport(UdpSender):
     def encode_frame(self, frame: RigFrame) -> bytes:
         values = to_curves(frame.values, self.curve_set, self.face_board)  # (N,)
         if self.rotations:  # the head and eyes, exactly as on the Live Link Face route
-            head_eyes = self._held.of(frame)
-            values = np.concatenate([values, rotation_curves(np.asarray(frame.values)[None],
-                                                             None if head_eyes is None else head_eyes[None])[0]])
+            values = np.concatenate([values, self._held.rotations(frame)])
         if self._frame_head is None or self._frame_head[1] != len(values):
             self._frame_head = (_osc_head(self._frame_address, "id" + "f" * len(values)), len(values))
         # Frame numbers wrap at 2^31 (about 414 days at 60 fps) to stay a valid int32.

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livelink_bridge.frames import RigFrame
+from livelink_bridge.frames import HeadEyesHold, RigFrame
 from livelink_bridge.offline.writers import OutputSet
-from livelink_bridge.transports.livelink_face import HeadEyesHold
 from medtalk_core.head_eyes import COLUMNS as HEAD_EYES_COLUMNS
 from medtalk_core.audio import FPS
 from medtalk_core.errors import ConfigError
