@@ -18,6 +18,7 @@ import numpy as np
 
 from .audio import FPS
 from .data.rigmap import rows
+from .rig import rounding_columns
 
 BILABIALS = frozenset({"P", "B", "M"})
 OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY"})
@@ -86,8 +87,7 @@ class ArticulationTally:
 
     def add(self, rig: np.ndarray, phones: Iterable[TimedPhone]) -> None:
         jaw = rig[:, rows("jaw-translateY")[0]]
-        rounding = rig[:, list(rows("mouth_purseD") + rows("mouth_purseU") + rows("mouth_towardsD")
-                              + rows("mouth_towardsU"))].mean(axis=1)
+        rounding = rig[:, list(rounding_columns())].mean(axis=1)
         for p in phones:
             if p.start * FPS >= rig.shape[0]:
                 continue

@@ -165,6 +165,21 @@ def lip_contact(rig: ArrayT) -> ArrayT:
     return sub.amax(dim=-1).clamp(0.0, 1.0)
 
 
+@lru_cache(maxsize=1)
+def rounding_columns() -> tuple[int, ...]:
+    """Columns that round and protrude the lips: purse and towards, upper and lower, both sides."""
+    keys = ("mouth_purse", "mouth_towards")
+    return tuple(i for i, n in enumerate(controller_names()) if any(k in n for k in keys))
+
+
+def lip_rounding(rig: ArrayT) -> ArrayT:
+    """(..., 174) -> (...) how rounded the lips are, 0..1: the mean of the rounding controls, clipped."""
+    sub = rig[..., list(rounding_columns())]
+    if isinstance(sub, np.ndarray):
+        return np.clip(sub.mean(axis=-1), 0.0, 1.0)
+    return sub.mean(dim=-1).clamp(0.0, 1.0)
+
+
 def emotion_id(label: str | int) -> int:
     """Emotion label (any case, full name or the release's 3-letter prefix) or id -> id."""
     from .errors import MedtalkError

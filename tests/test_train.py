@@ -448,3 +448,45 @@ def test_contact_weight_weighs_frames_where_the_lips_touch() -> None:
     assert torch.isclose(masked_mse(at_contact, target, plain.mask), masked_mse(elsewhere, target, plain.mask))
     with pytest.raises(Exception, match="contact_weight"):
         TrainRecipe(contact_weight=-1.0)
+
+
+def test_rounding_weight_weighs_frames_where_the_lips_round() -> None:
+    from medtalk_core.rig import controller_names, lip_rounding, rounding_columns
+    from medtalk_core.train.batching import ClipFeatures, collate
+
+    names = [controller_names()[i] for i in rounding_columns()]
+    assert len(names) == 8 and all("purse" in n or "towards" in n for n in names)
+    rig = torch.zeros(4, NUM_CONTROLS)
+    rig[1, list(rounding_columns())] = 0.5  # half rounded
+    rig[2, list(rounding_columns())] = 1.5  # beyond 1: counted as 1
+    assert torch.allclose(lip_rounding(rig), torch.tensor([0, 0.5, 1.0, 0]))
+    assert np.allclose(lip_rounding(rig.numpy()), [0, 0.5, 1.0, 0])
+    clip = ClipFeatures("a", rig, torch.zeros(4, 3), torch.zeros(4, 2), torch.zeros(1, 4), 0)
+    both = collate([clip], contact_weight=3.0, rounding_weight=2.0).frame_weight[0]
+    assert torch.allclose(both, torch.tensor([1, 2.0, 3.0, 1]))  # no contact here: rounding alone
+    with pytest.raises(Exception, match="rounding_weight"):
+        TrainRecipe(rounding_weight=-0.5)
+
+
+def test_feature_cache_never_serves_a_rig_that_was_rebuilt(tiny_data, model_yaml, tmp_path) -> None:
+    """Rigs rebuilt in place (after a change to the articulation) must reach training, not the cache's copy."""
+    import shutil
+
+    from medtalk_core.train.run import _feature_backbones
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    recipe = _recipe(data, model_yaml)
+    backbones = _feature_backbones(recipe, with_guidance=False)
+    cache = tmp_path / "cache"
+    dataset = EmoFaceDataset(data, split="train")
+    first = FeatureCache(backbones, recipe.backbones, cache).get(dataset, 0)
+    files = sorted(cache.rglob("*.safetensors"))
+    again = FeatureCache(backbones, recipe.backbones, cache).get(EmoFaceDataset(data, split="train"), 0)
+    assert torch.equal(again.rig, first.rig) and sorted(cache.rglob("*.safetensors")) == files  # read from disk
+    rig_path = dataset.clips[0].rig_path
+    rebuilt = np.loadtxt(rig_path, delimiter=",", dtype=np.float32) * 0.5 + 0.01
+    np.savetxt(rig_path, rebuilt, fmt="%.5f", delimiter=",")
+    fresh = FeatureCache(backbones, recipe.backbones, cache).get(EmoFaceDataset(data, split="train"), 0)
+    assert torch.allclose(fresh.rig, torch.as_tensor(rebuilt[: fresh.num_frames]), atol=1e-5)
+    assert not torch.allclose(fresh.rig, first.rig)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..rig import lip_contact
+from ..rig import lip_contact, lip_rounding
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Batch:
     text_mask: torch.Tensor  # (B, L) True where a real token is
     emotion: torch.Tensor  # (B,) long
     mask: torch.Tensor  # (B, T) True on real frames
-    frame_weight: torch.Tensor  # (B, T) each frame's weight in the rig losses: 0 on padding, 1, more at lip contact
+    frame_weight: torch.Tensor  # (B, T) each frame's weight in the rig losses: 0 on padding, 1, more at lip contact or rounding
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(**{k: v.to(device) for k, v in vars(self).items()})
@@ -83,17 +83,19 @@ def crop_group(clips: list[ClipFeatures], max_frames: int, rng: random.Random) -
     return [crop(c, start, min(frames, max_frames)) for c in clips]
 
 
-def collate(clips: list[ClipFeatures], contact_weight: float = 0.0) -> Batch:
+def collate(clips: list[ClipFeatures], contact_weight: float = 0.0, rounding_weight: float = 0.0) -> Batch:
     """Pad clips into a batch. `contact_weight` > 0 weighs frames where the target's lips touch
     (`rig.lip_contact`) 1 + contact_weight times as much as the rest in the rig losses: closures
     last a few frames of every second, and a plain mean lets the model trade their depth away for
-    a smoother mouth."""
+    a smoother mouth. `rounding_weight` does the same for frames where the target's lips round
+    (`rig.lip_rounding`): rounded vowels are rarer still, and their cue in the audio is subtle."""
     rig, mask = _pad([c.rig for c in clips])
     content, _ = _pad([c.content for c in clips])
     emotion_audio, _ = _pad([c.emotion_audio for c in clips])
     text, text_mask = _pad([c.text for c in clips])
     emotion = torch.tensor([c.emotion for c in clips], dtype=torch.long)
-    frame_weight = mask.to(rig.dtype) * (1.0 + contact_weight * lip_contact(rig))  # (B, T)
+    emphasis = contact_weight * lip_contact(rig) + rounding_weight * lip_rounding(rig)  # (B, T)
+    frame_weight = mask.to(rig.dtype) * (1.0 + emphasis)
     return Batch(rig, content, emotion_audio, text, text_mask, emotion, mask, frame_weight)
 
 

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..backbones import BackboneConfig, Backbones
-from ..data.emoface import Clip, EmoFaceDataset
+from ..data.emoface import Clip, ClipInfo, EmoFaceDataset
 from .augment import AugmentConfig, augment, rng_for
 from .batching import ClipFeatures
 
@@ -60,19 +60,23 @@ class FeatureCache:
         self.folder = None if folder is None else Path(folder) / backbone_signature(backbone_cfg)
         self._memory: dict[tuple[str, str], ClipFeatures] = {}
 
-    def _path(self, root: Path, name: str) -> Path | None:
+    def _path(self, info: ClipInfo, suffix: str = "") -> Path | None:
         if self.folder is None:
             return None
-        # the dataset folder is part of the key: two datasets may share clip names
-        tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
-        return self.folder / tag / f"{name}.safetensors"
+        # The dataset folder is part of the key (two datasets may share clip names), and so are the
+        # clip's files as they are now: rigs rebuilt after a change to the articulation (or audio
+        # written anew) must never be served from an older run's cache.
+        files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (info.audio_path, info.rig_path)]
+        folder_tag = hashlib.sha1(str(info.root.resolve()).encode()).hexdigest()[:8]
+        files_tag = hashlib.sha1(json.dumps(files).encode()).hexdigest()[:8]
+        return self.folder / folder_tag / f"{info.name}.{files_tag}{suffix}.safetensors"
 
     def get(self, dataset: EmoFaceDataset, index: int) -> ClipFeatures:
         info = dataset.clips[index]
         key = (str(info.root), info.name)
         if key in self._memory:
             return self._memory[key]
-        path = self._path(info.root, info.name)
+        path = self._path(info)
         if path is not None and path.is_file():
             t = load_file(str(path))
             feats = ClipFeatures(info.name, t["rig"], t["content"], t["emotion_audio"], t["text"], int(t["emotion"].item()))
@@ -94,7 +98,7 @@ class FeatureCache:
             return clean
         info = dataset.clips[index]
         tag = hashlib.sha1(json.dumps([asdict(cfg), seed], sort_keys=True).encode()).hexdigest()[:8]
-        path = self._path(info.root, f"{info.name}.aug{tag}")
+        path = self._path(info, f".aug{tag}")
         if path is not None and path.is_file():
             t = load_file(str(path))
             variants = tuple((t[f"content{k}"], t[f"emotion_audio{k}"]) for k in range(cfg.copies))

@@ -1,10 +1,10 @@
 """The loss of every training stage and phase, written as the paper's equations.
 
 Each function takes the model and batch(es) and returns (loss, predicted rig). The rig terms weigh
-each frame by `Batch.frame_weight` (1 everywhere unless the recipe's `contact_weight` raises
-the frames where the lips touch). Which modules
-the gradient reaches is decided outside, by `medtalk_core.model.set_trainable(model, stage)`;
-these functions only compute. `Variant` carries the Table 3 ablation switches that change a
+each frame by `Batch.frame_weight` (1 everywhere unless the recipe's `contact_weight` or
+`rounding_weight` raises the frames where the lips touch or round). Which modules the gradient
+reaches is decided outside, by `medtalk_core.model.set_trainable(model, stage)`; these functions
+only compute. `Variant` carries the Table 3 ablation switches that change a
 loss (the phase switches live in the recipe's epoch counts).
 """
 

@@ -82,6 +82,7 @@ class TrainRecipe:
     lambda_sim: float = 0.1  # weight of the cosine similarity terms (eq. 7, 12, 14)
     lambda_int: float = 0.1  # weight of the intensity term (eq. 12)
     contact_weight: float = 0.0  # frames where the target's lips touch weigh 1 + this in the rig losses (0: the paper's mean)
+    rounding_weight: float = 0.0  # frames weigh 1 + this x the target's lip rounding (0..1) more in the rig losses
     cross_recon: CrossReconConfig = field(default_factory=CrossReconConfig)
     acm: StageConfig = field(default_factory=StageConfig)
     fim: StageConfig = field(default_factory=StageConfig)
@@ -93,8 +94,9 @@ class TrainRecipe:
             raise ConfigError("config key batch_size must be at least 1")
         if self.data.max_frames < 8:
             raise ConfigError("config key data.max_frames must be at least 8")
-        if self.contact_weight < 0:
-            raise ConfigError("config key contact_weight must be >= 0")
+        for key in ("contact_weight", "rounding_weight"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"config key {key} must be >= 0")
         if self.encoder not in (None, "mlp", "temporal"):
             raise ConfigError(f"config key encoder must be mlp or temporal, got {self.encoder!r}")
 

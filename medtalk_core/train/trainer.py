@@ -149,7 +149,7 @@ class Trainer:
         for start in range(0, len(groups), size):
             chunk = groups[start:start + size]
             cropped = [crop_group([clips[i] for i in g], self.recipe.data.max_frames, rng) for g in chunk]
-            members = [collate([c[k] for c in cropped], self.recipe.contact_weight).to(self.device)
+            members = [collate([c[k] for c in cropped], self.recipe.contact_weight, self.recipe.rounding_weight).to(self.device)
                        for k in range(len(chunk[0]))]
             out.append((members, [g[0] for g in chunk]))
         return out
