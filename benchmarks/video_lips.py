@@ -24,6 +24,7 @@ every score, so that they can tune the articulation without touching what is rep
 
     python benchmarks/video_lips.py --videos /data/talking_video [--cache /tmp/vcache]
         [--checkpoint default=medtalk_core/assets/default_model live=medtalk_core/assets/live_model]
+    python benchmarks/video_lips.py --videos ... --calibration | --phones   # tune on s1 only
 """
 
 from __future__ import annotations
@@ -217,19 +218,56 @@ class Reference:
 
         self.aligner = Aligner(min_score=-1e9)  # score what the aligner gives, however poor
 
-    def face(self, clip: Clip, calibration=None) -> np.ndarray | None:
-        from medtalk_core.data import visemes
+    def phones(self, clip: Clip) -> tuple | None:
+        """The clip's aligned phones, None without a sentence or an alignment."""
         from medtalk_core.errors import MedtalkError
 
         if clip.sentence is None:
             return None
         try:
-            alignment = self.aligner.align(clip.audio, clip.sentence)
+            return self.aligner.align(clip.audio, clip.sentence).phones
         except MedtalkError:
             return None
-        phonemes = tuple((p.ipa, p.start) for p in alignment.phones)
+
+    def face(self, clip: Clip, calibration=None) -> np.ndarray | None:
+        from medtalk_core.data import visemes
+
+        phones = self.phones(clip)
+        if phones is None:
+            return None
+        phonemes = tuple((p.ipa, p.start) for p in phones)
         frames = num_frames(clip.audio.shape[0])
         return visemes.articulate(visemes.segments(phonemes, clip.audio.shape[0] / SAMPLE_RATE), frames, calibration)
+
+
+def phone_table(clips: list[Clip], reference: Reference) -> list[list[str]]:
+    """Per phone, at its centre frame: the video's lip gap and the articulation's opening (each a
+    share of its clip's range), and minus the mouth width (z-scored per clip) beside the
+    articulation's rounding; sorted by how much more open the articulation is. The table the
+    articulation's targets were set from (docs/ARTICULATION.md)."""
+    video: dict[str, list[float]] = {}
+    face: dict[str, list[float]] = {}
+    narrow: dict[str, list[float]] = {}
+    rounded: dict[str, list[float]] = {}
+    for clip in clips:
+        phones, ref = reference.phones(clip), reference.face(clip)
+        if phones is None or ref is None:
+            continue
+        span = slice(clip.span.start, min(clip.span.stop, ref.shape[0], clip.gap.shape[0]))
+        gap, mine = _share(clip.gap[span]), _share(opening(ref)[span])
+        width = clip.width[span]
+        minus_width_z = -(width - width.mean()) / max(width.std(), 1e-9)
+        lip_round = rounding(ref)[span]
+        for p in phones:
+            centre = int(round(0.5 * (p.start + p.end) * FPS)) - span.start
+            if not 0 <= centre < gap.shape[0]:
+                continue
+            for table, value in ((video, gap), (face, mine), (narrow, minus_width_z), (rounded, lip_round)):
+                table.setdefault(p.ipa or "(silence)", []).append(float(value[centre]))
+    order = sorted(video, key=lambda k: np.mean(face[k]) - np.mean(video[k]), reverse=True)
+    return [[k, str(len(video[k])), f"{np.mean(video[k]):.2f}", f"{np.mean(face[k]):.2f}",
+             f"{np.mean(face[k]) - np.mean(video[k]):+.2f}", f"{np.mean(narrow[k]):+.2f}", f"{np.mean(rounded[k]):.2f}"]
+            for k in order]
 
 
 def loudness(audio: np.ndarray) -> np.ndarray:
@@ -248,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", action="store_true",
                         help="score the calibration speakers alone, articulation and loudness only (for tuning "
                              "medtalk_core/data/visemes.py without touching the scored speakers)")
+    parser.add_argument("--phones", action="store_true",
+                        help="the calibration speakers' per-phone table the articulation's targets are set from")
     parser.add_argument("--no-live", action="store_true", help="offline output only")
     parser.add_argument("--out", type=Path, help="append the table to this markdown file")
     parser.add_argument("--label", default="", help="a note for the table's heading")
@@ -260,12 +300,20 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(2)
     calibrating = set(args.calibration_speakers)
-    clips = [c for c in load_clips(args.videos, args.cache) if (c.speaker in calibrating) == args.calibration]
-    checkpoints = [] if args.calibration else args.checkpoint
+    calibration_only = args.calibration or args.phones  # the per-phone table never reads a scored speaker
+    clips = [c for c in load_clips(args.videos, args.cache) if (c.speaker in calibrating) == calibration_only]
+    checkpoints = [] if calibration_only else args.checkpoint
     animators = {label: Animator.from_checkpoint(path, "cpu") for label, path in (c.split("=", 1) for c in checkpoints)}
     engine = load_daemon_config(None).engine
     stream_cfg = dataclasses.replace(engine, idle=dataclasses.replace(engine.idle, enabled=False))
     reference = Reference()
+    if args.phones:
+        header = ["phone", "n", "video lip gap", "articulation opening", "difference", "minus width (z)",
+                  "articulation rounding"]
+        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        for row in phone_table(clips, reference):
+            print("| " + " | ".join(row) + " |")
+        return 0
     groups = {"GRID (CC BY 4.0)": [c for c in clips if c.speaker.startswith("grid_")],
               "addresses (evaluation only)": [c for c in clips if not c.speaker.startswith("grid_")]}
     header = ["clips", "face", "opening r", "lag", "closed frames recall / precision", "closures caught",

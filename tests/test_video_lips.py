@@ -88,3 +88,27 @@ def test_the_opening_of_a_rig_is_floored_at_closed(video_lips) -> None:
     face[2, rows("mouth_purseU") + rows("mouth_purseD")] = 0.5
     assert np.allclose(video_lips.opening(face), [0.4, 0.0, 0.0])
     assert np.allclose(video_lips.rounding(face), [0.0, 0.0, 1.0])
+
+
+def test_the_phone_table_shows_where_the_articulation_is_too_open(video_lips) -> None:
+    from types import SimpleNamespace
+
+    from medtalk_core.data.rigmap import rows
+    from medtalk_core.rig import NUM_CONTROLS
+
+    clip = video_lips.clip_from_track("spk", "bbaf2n", synthetic_track(video_lips))
+    frames = clip.gap.shape[0]
+    # "a" at every open peak of the known lip gap, "m" in the middle of every closed stretch.
+    phones = [SimpleNamespace(ipa=ipa, start=c - 0.04, end=c + 0.04)
+              for k in range(1, 9) for ipa, c in (("a", 0.1 + 0.4 * k), ("m", 0.3 + 0.4 * k)) if c + 0.05 < 3.5]
+    face = np.zeros((frames, NUM_CONTROLS), np.float32)
+    face[:, rows("jaw-translateY")[0]] = clip.gap
+    for p in phones:
+        if p.ipa == "m":  # the articulation leaves the lips half open where the video's are shut
+            face[int(p.start * 60): int(p.end * 60) + 1, rows("jaw-translateY")[0]] = 0.15
+    reference = SimpleNamespace(phones=lambda c: phones, face=lambda c: face)
+    table = video_lips.phone_table([clip], reference)
+    assert [row[0] for row in table] == ["m", "a"]  # the too-open phone first
+    m, a = table
+    assert float(m[2]) < 0.05 and float(m[3]) > 0.3 and float(m[4]) > 0.3  # video shut, articulation half open
+    assert float(a[2]) > 0.9 and abs(float(a[4])) < 0.05  # open vowels agree
