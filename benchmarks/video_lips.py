@@ -230,11 +230,14 @@ class Reference:
             return None
 
     def face(self, clip: Clip, calibration=None) -> np.ndarray | None:
+        phones = self.phones(clip)
+        return None if phones is None else self.articulation(clip, phones, calibration)
+
+    @staticmethod
+    def articulation(clip: Clip, phones: tuple, calibration=None) -> np.ndarray:
+        """(T, 174): the articulation the training rigs are made with, on these phones."""
         from medtalk_core.data import visemes
 
-        phones = self.phones(clip)
-        if phones is None:
-            return None
         phonemes = tuple((p.ipa, p.start) for p in phones)
         frames = num_frames(clip.audio.shape[0])
         return visemes.articulate(visemes.segments(phonemes, clip.audio.shape[0] / SAMPLE_RATE), frames, calibration)
@@ -244,15 +247,16 @@ def phone_table(clips: list[Clip], reference: Reference) -> list[list[str]]:
     """Per phone, at its centre frame: the video's lip gap and the articulation's opening (each a
     share of its clip's range), and minus the mouth width (z-scored per clip) beside the
     articulation's rounding; sorted by how much more open the articulation is. The table the
-    articulation's targets were set from (docs/ARTICULATION.md)."""
+    articulation's targets are checked against (docs/ARTICULATION.md)."""
     video: dict[str, list[float]] = {}
     face: dict[str, list[float]] = {}
     narrow: dict[str, list[float]] = {}
     rounded: dict[str, list[float]] = {}
     for clip in clips:
-        phones, ref = reference.phones(clip), reference.face(clip)
-        if phones is None or ref is None:
+        phones = reference.phones(clip)
+        if phones is None:
             continue
+        ref = reference.articulation(clip, phones)
         span = slice(clip.span.start, min(clip.span.stop, ref.shape[0], clip.gap.shape[0]))
         gap, mine = _share(clip.gap[span]), _share(opening(ref)[span])
         width = clip.width[span]
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="score the calibration speakers alone, articulation and loudness only (for tuning "
                              "medtalk_core/data/visemes.py without touching the scored speakers)")
     parser.add_argument("--phones", action="store_true",
-                        help="the calibration speakers' per-phone table the articulation's targets are set from")
+                        help="the calibration speakers' per-phone table the articulation's targets are checked against")
     parser.add_argument("--no-live", action="store_true", help="offline output only")
     parser.add_argument("--out", type=Path, help="append the table to this markdown file")
     parser.add_argument("--label", default="", help="a note for the table's heading")

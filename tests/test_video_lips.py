@@ -106,7 +106,7 @@ def test_the_phone_table_shows_where_the_articulation_is_too_open(video_lips) ->
     for p in phones:
         if p.ipa == "m":  # the articulation leaves the lips half open where the video's are shut
             face[int(p.start * 60): int(p.end * 60) + 1, rows("jaw-translateY")[0]] = 0.15
-    reference = SimpleNamespace(phones=lambda c: phones, face=lambda c: face)
+    reference = SimpleNamespace(phones=lambda c: phones, articulation=lambda c, p: face)
     table = video_lips.phone_table([clip], reference)
     assert [row[0] for row in table] == ["m", "a"]  # the too-open phone first
     m, a = table

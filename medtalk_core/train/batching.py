@@ -88,7 +88,8 @@ def collate(clips: list[ClipFeatures], contact_weight: float = 0.0, rounding_wei
     (`rig.lip_contact`) 1 + contact_weight times as much as the rest in the rig losses: closures
     last a few frames of every second, and a plain mean lets the model trade their depth away for
     a smoother mouth. `rounding_weight` does the same for frames where the target's lips round
-    (`rig.lip_rounding`): rounded vowels are rarer still, and their cue in the audio is subtle."""
+    (`rig.lip_rounding`); tried for the rounding real voices leave weak, it measured no gain
+    (benchmarks/RESULTS_training.md), so the shipped recipe leaves it at 0."""
     rig, mask = _pad([c.rig for c in clips])
     content, _ = _pad([c.content for c in clips])
     emotion_audio, _ = _pad([c.emotion_audio for c in clips])

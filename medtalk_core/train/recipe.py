@@ -82,7 +82,7 @@ class TrainRecipe:
     lambda_sim: float = 0.1  # weight of the cosine similarity terms (eq. 7, 12, 14)
     lambda_int: float = 0.1  # weight of the intensity term (eq. 12)
     contact_weight: float = 0.0  # frames where the target's lips touch weigh 1 + this in the rig losses (0: the paper's mean)
-    rounding_weight: float = 0.0  # frames weigh 1 + this x the target's lip rounding (0..1) more in the rig losses
+    rounding_weight: float = 0.0  # frames weigh 1 + this x the target's lip rounding (0..1) in the rig losses
     cross_recon: CrossReconConfig = field(default_factory=CrossReconConfig)
     acm: StageConfig = field(default_factory=StageConfig)
     fim: StageConfig = field(default_factory=StageConfig)
