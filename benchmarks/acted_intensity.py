@@ -76,7 +76,7 @@ def voiced_intensity(face: np.ndarray, audio: np.ndarray) -> float:
     return float(per_frame[voiced].mean() if voiced.any() else per_frame.mean())
 
 
-def score(intensity: dict[Take, float], neutral_as: dict[Take, float]) -> list[str]:
+def score(intensity: dict[Take, float], neutral_as: dict[tuple[Take, str], float]) -> list[str]:
     """The table row's scores (see the module docstring)."""
     by_pair: dict[tuple, dict[bool, float]] = defaultdict(dict)
     for take, value in intensity.items():

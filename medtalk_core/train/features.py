@@ -66,7 +66,8 @@ class FeatureCache:
         # The dataset folder is part of the key (two datasets may share clip names), and so are the
         # clip's files as they are now: rigs rebuilt after a change to the articulation (or audio
         # written anew) must never be served from an older run's cache.
-        files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (info.audio_path, info.rig_path)]
+        stats = [(str(p), p.stat()) for p in (info.audio_path, info.rig_path)]
+        files = [(name, st.st_size, st.st_mtime_ns) for name, st in stats]
         folder_tag = hashlib.sha1(str(info.root.resolve()).encode()).hexdigest()[:8]
         files_tag = hashlib.sha1(json.dumps(files).encode()).hexdigest()[:8]
         return self.folder / folder_tag / f"{info.name}.{files_tag}{suffix}.safetensors"
